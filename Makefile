@@ -1,0 +1,44 @@
+# Two commands set everything up on a fresh machine: `make run` and `make test`.
+VENV    := .venv
+PY      := $(VENV)/bin/python
+STAMP   := $(VENV)/.installed
+INDEX   ?= $(or $(ASSISTANT_INDEX_DIR),index)
+
+.PHONY: install run index test lint bench browser clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --upgrade pip
+	# torch first, pinned to the CPU build: a plain `torch` requirement (sentence-transformers
+	# asks for one) would otherwise pull a multi-GB CUDA build.
+	$(PY) -m pip install torch==2.13.0
+	$(PY) -m pip install -e '.[local,test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+$(INDEX)/chroma.sqlite3: | $(STAMP)
+	$(VENV)/bin/assistant index --index $(INDEX)
+
+index: $(STAMP)
+	$(VENV)/bin/assistant index --index $(INDEX)
+
+run: $(STAMP) $(INDEX)/chroma.sqlite3
+	$(PY) app.py
+
+# Debian's Chromium and its driver for the browser test (a no-op where they are installed).
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+test: $(STAMP) browser lint
+	$(PY) -m pytest -q
+
+bench: $(STAMP)
+	$(PY) benchmarks/indexing.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,56 @@
+"""Putting a user's file into the documents folder safely (CLI `add` and UI upload)."""
+
+from __future__ import annotations
+
+import filecmp
+import re
+import shutil
+from pathlib import Path
+
+from assistant.errors import DocumentError
+from assistant.loaders import SUPPORTED_SUFFIXES
+
+# Letters (any script), digits, and a few harmless marks; anything else becomes "_".
+_UNSAFE = re.compile(r"[^\w.\- ]+", re.UNICODE)
+
+
+def safe_name(name: str) -> str:
+    """A plain file name from whatever a user or browser sent: no folders, no tricks."""
+    if "\x00" in name:
+        raise DocumentError(f"file name {name!r} contains a NUL byte")
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    cleaned = _UNSAFE.sub("_", base).strip(" .")
+    suffix = Path(cleaned).suffix.lower()
+    if not cleaned or cleaned.startswith(".") or not Path(cleaned).stem.strip("_"):
+        raise DocumentError(f"file name {name!r} is not usable")
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise DocumentError(
+            f"{name!r}: unsupported file type {suffix or '(none)'!r}; "
+            f"supported: {', '.join(SUPPORTED_SUFFIXES)}"
+        )
+    return cleaned
+
+
+def accept_file(
+    source: Path, docs_dir: Path, *, name: str | None = None, replace: bool = False, max_bytes: int | None = None
+) -> Path:
+    """Copy ``source`` into ``docs_dir`` under a safe name and return where it went.
+
+    An existing file with other contents is only replaced when ``replace`` is true.
+    """
+    target_name = safe_name(name or source.name)
+    if not source.is_file():
+        raise DocumentError(f"{source}: no such file")
+    if max_bytes is not None and source.stat().st_size > max_bytes:
+        raise DocumentError(f"{target_name}: over the {max_bytes / 1e6:.1f} MB size cap")
+    docs_dir.mkdir(parents=True, exist_ok=True)
+    target = docs_dir / target_name
+    # Belt and braces: the resolved target must sit directly in the documents folder.
+    if target.resolve().parent != docs_dir.resolve():
+        raise DocumentError(f"{target_name}: would be written outside {docs_dir}")
+    if target.exists() and not replace and not filecmp.cmp(source, target, shallow=False):
+        raise DocumentError(
+            f"{target_name} already exists in {docs_dir} with other contents; use --replace to overwrite it"
+        )
+    shutil.copyfile(source, target)
+    return target

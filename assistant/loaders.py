@@ -1,0 +1,129 @@
+"""Files -> LangChain Documents: one loader per format, each failure named by reason."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import yaml
+from langchain_core.documents import Document
+
+from assistant.errors import DocumentError
+
+FRONT_MATTER_KEYS = ("title", "source", "date")
+
+
+def _read_utf8(path: Path) -> str:
+    data = path.read_bytes()
+    if b"\x00" in data[:8192]:
+        raise DocumentError("binary file, not text")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DocumentError(
+            f"not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})"
+        ) from None
+
+
+def _split_front_matter(text: str) -> tuple[dict, str]:
+    """Markdown front matter becomes metadata, never chunk text."""
+    if not text.startswith("---"):
+        return {}, text
+    head, sep, body = text[3:].partition("\n---")
+    if not sep:
+        return {}, text
+    try:
+        meta = yaml.safe_load(head)
+    except yaml.YAMLError as exc:
+        raise DocumentError(f"bad front matter: {exc.__class__.__name__}") from None
+    if not isinstance(meta, dict):
+        return {}, text
+    _, _, body = body.partition("\n")
+    return {k: str(meta[k]) for k in FRONT_MATTER_KEYS if meta.get(k) is not None}, body
+
+
+def _load_text(path: Path) -> list[Document]:
+    meta, body = _split_front_matter(_read_utf8(path))
+    if "source" in meta:  # the file's own path is the citation; keep where the text came from
+        meta["origin"] = meta.pop("source")
+    return [Document(page_content=body, metadata=meta)]
+
+
+def _load_html(path: Path) -> list[Document]:
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(_read_utf8(path), "html.parser")
+    title = soup.title.get_text(strip=True) if soup.title else None
+    # Only what a reader sees: scripts, styles and templates are not content.
+    for hidden in soup(["script", "style", "noscript", "template", "head"]):
+        hidden.decompose()
+    text = "\n".join(line.strip() for line in soup.get_text("\n").splitlines() if line.strip())
+    return [Document(page_content=text, metadata={"title": title} if title else {})]
+
+
+def _load_pdf(path: Path) -> list[Document]:
+    from langchain_community.document_loaders import PyPDFLoader
+
+    pages = PyPDFLoader(str(path)).load()
+    # PyPDF counts pages from 0; people count from 1.
+    return [
+        Document(page_content=p.page_content, metadata={"page": int(p.metadata["page"]) + 1})
+        for p in pages
+    ]
+
+
+def _load_docx(path: Path) -> list[Document]:
+    from langchain_community.document_loaders import Docx2txtLoader
+
+    return [Document(page_content=d.page_content) for d in Docx2txtLoader(str(path)).load()]
+
+
+LOADERS: dict[str, Callable[[Path], list[Document]]] = {
+    ".md": _load_text,
+    ".markdown": _load_text,
+    ".txt": _load_text,
+    ".html": _load_html,
+    ".htm": _load_html,
+    ".pdf": _load_pdf,
+    ".docx": _load_docx,
+}
+SUPPORTED_SUFFIXES = tuple(LOADERS)
+
+
+def load_file(path: Path, root: Path, max_bytes: int) -> list[Document]:
+    """Read one file into Documents whose metadata names it relative to ``root``.
+
+    Raises DocumentError with the reason when the file cannot give any text.
+    """
+    loader = LOADERS.get(path.suffix.lower())
+    if loader is None:
+        raise DocumentError(f"unsupported file type {path.suffix or '(none)'!r}")
+    size = path.stat().st_size
+    if size == 0:
+        raise DocumentError("empty file")
+    if size > max_bytes:
+        raise DocumentError(f"{size / 1e6:.1f} MB is over the {max_bytes / 1e6:.1f} MB size cap")
+    try:
+        docs = loader(path)
+    except DocumentError:
+        raise
+    except Exception as exc:  # a parser's failure on a malformed file is that file's problem
+        raise DocumentError(f"cannot parse {path.suffix} file: {exc.__class__.__name__}: {exc}"[:300]) from None
+    docs = [d for d in docs if d.page_content.strip()]
+    if not docs:
+        kind = "PDF has no extractable text (scanned images?)" if path.suffix.lower() == ".pdf" else "no text"
+        raise DocumentError(kind)
+    source = path.relative_to(root).as_posix()
+    for doc in docs:
+        doc.metadata.setdefault("title", path.stem.replace("-", " ").replace("_", " "))
+        doc.metadata["source"] = source
+    return docs
+
+
+def discover(root: Path) -> list[Path]:
+    """Every file under ``root`` that a user put there, hidden ones excluded, sorted."""
+    return sorted(
+        p
+        for p in root.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)
+    )

@@ -1,0 +1,148 @@
+"""Keep the index in step with the documents folder, through LangChain's indexing API."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from langchain_core.documents import Document
+from langchain_core.indexing import index
+
+from assistant.chunks import make_splitter, split_documents
+from assistant.config import Settings
+from assistant.embeddings import LocalEmbeddings, load_embeddings
+from assistant.errors import ConfigError, DocumentError
+from assistant.index import ids_by_source, open_store, record_manager, wipe, writer_lock
+from assistant.loaders import discover, load_file
+
+# Chunks handed to the vector store at a time: large enough for efficient encoder batches.
+INDEX_BATCH_SIZE = 256
+
+
+@dataclass
+class SyncReport:
+    """What a sync did, file by file."""
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    chunks_embedded: int = 0
+
+    def summary(self) -> str:
+        return (
+            f"added {len(self.added)}, updated {len(self.updated)}, deleted {len(self.deleted)}, "
+            f"unchanged {len(self.unchanged)}, failed {len(self.failed)}"
+        )
+
+
+class _CountingEmbeddings(LocalEmbeddings):
+    """The shared model, reporting each batch it embeds (for progress bars and the report)."""
+
+    def __init__(self, base: LocalEmbeddings, on_batch: Callable[[int], None]) -> None:
+        self.model, self.model_name, self._on_batch = base.model, base.model_name, on_batch
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        vectors = super().embed_documents(texts)
+        self._on_batch(len(texts))
+        return vectors
+
+
+def load_folder(settings: Settings, splitter) -> tuple[list[Document], list[tuple[str, str]]]:  # noqa: ANN001
+    """Every readable document's chunks, and (file, reason) for each one that failed."""
+    root = settings.docs_dir
+    chunks: list[Document] = []
+    failed: list[tuple[str, str]] = []
+    for path in discover(root):
+        source = path.relative_to(root).as_posix()
+        try:
+            chunks.extend(split_documents(load_file(path, root, settings.max_file_bytes), splitter))
+        except DocumentError as exc:
+            failed.append((source, str(exc)))
+        except OSError as exc:
+            failed.append((source, f"cannot read: {exc.strerror}"))
+    return chunks, failed
+
+
+def _reconcile(store, manager) -> None:  # noqa: ANN001
+    """Repair what a killed sync left half-written: each side keeps only what the other has."""
+    in_store = set(store.get(include=[])["ids"])
+    recorded = set(manager.list_keys())
+    if stray := list(in_store - recorded):
+        store.delete(stray)
+    if lost := list(recorded - in_store):
+        manager.delete_keys(lost)
+
+
+def sync(
+    settings: Settings | None = None,
+    *,
+    rebuild: bool = False,
+    embeddings: LocalEmbeddings | None = None,
+    on_chunks: Callable[[int, int], None] | None = None,
+) -> SyncReport:
+    """Bring the index up to date with the documents folder.
+
+    New files are added, changed files' chunks replaced, deleted files' chunks removed;
+    unchanged files cost no embedding. A file that fails is reported and keeps whatever
+    it had in the index. ``on_chunks(done, total)`` is called as chunks are embedded.
+    """
+    settings = settings or Settings()
+    if not settings.docs_dir.is_dir():
+        raise ConfigError(f"documents folder {settings.docs_dir} does not exist")
+    embeddings = embeddings or load_embeddings(settings.embedding_model)
+    with writer_lock(settings):
+        if rebuild:
+            wipe(settings)
+        splitter = make_splitter(embeddings.tokenizer, settings.chunk_tokens, settings.chunk_overlap)
+        chunks, failed = load_folder(settings, splitter)
+        report = SyncReport(failed=failed)
+        done = 0
+
+        def count(n: int) -> None:
+            nonlocal done
+            done += n
+            if on_chunks:
+                on_chunks(done, len(chunks))
+
+        store = open_store(settings, _CountingEmbeddings(embeddings, count), create=True)
+        manager = record_manager(settings)
+        _reconcile(store, manager)
+        before = ids_by_source(store)
+        index(
+            chunks,
+            manager,
+            store,
+            cleanup="scoped_full",
+            source_id_key="source",
+            batch_size=INDEX_BATCH_SIZE,
+            key_encoder="sha256",
+        )
+        on_disk = {p.relative_to(settings.docs_dir).as_posix() for p in discover(settings.docs_dir)}
+        for source in set(before) - on_disk:
+            keys = manager.list_keys(group_ids=[source])
+            store.delete(list(before[source] | set(keys)))
+            manager.delete_keys(keys)
+        after = ids_by_source(store)
+        failed_sources = {name for name, _ in failed}
+        for source in sorted(set(before) | set(after)):
+            if source in failed_sources:
+                continue
+            if source not in after:
+                report.deleted.append(source)
+            elif source not in before:
+                report.added.append(source)
+            elif before[source] != after[source]:
+                report.updated.append(source)
+            else:
+                report.unchanged.append(source)
+        report.chunks_embedded = done
+        store._collection.modify(
+            metadata={
+                **(store._collection.metadata or {}),
+                "last_sync": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            }
+        )
+    return report

@@ -1,0 +1,49 @@
+"""Shared fixtures: all on-disk state in a temp folder, the real model loaded once."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from assistant.config import Settings
+from assistant.embeddings import LocalEmbeddings, load_embeddings
+
+REPO = Path(__file__).resolve().parent.parent
+SHIPPED_DOCS = REPO / "documents"
+
+
+@pytest.fixture(autouse=True)
+def isolated_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own documents and index folders; nothing touches the repo's."""
+    docs, index = tmp_path / "documents", tmp_path / "index"
+    docs.mkdir()
+    monkeypatch.setenv("ASSISTANT_DOCS_DIR", str(docs))
+    monkeypatch.setenv("ASSISTANT_INDEX_DIR", str(index))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    return tmp_path
+
+
+@pytest.fixture(scope="session")
+def embeddings() -> LocalEmbeddings:
+    return load_embeddings()
+
+
+@pytest.fixture
+def settings(isolated_state: Path) -> Settings:
+    return Settings()
+
+
+@pytest.fixture
+def shipped_docs(settings: Settings) -> Settings:
+    """The shipped corpus copied into the test's documents folder."""
+    shutil.copytree(SHIPPED_DOCS, settings.docs_dir, dirs_exist_ok=True)
+    return settings
+
+
+def write(folder: Path, name: str, text: str) -> Path:
+    path = folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path

@@ -1,0 +1,91 @@
+"""The CLI in-process: exit codes, summary lines, one-line errors."""
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from assistant.cli import cli
+from assistant.config import Settings
+from tests.conftest import write
+
+
+@pytest.fixture
+def run():
+    runner = CliRunner()
+
+    def invoke(*args: str):
+        return runner.invoke(cli, list(args), catch_exceptions=False)
+
+    return invoke
+
+
+def test_index_then_status_json(run, settings: Settings) -> None:
+    write(settings.docs_dir, "levy.md", "The apprenticeship levy started on 6 April 2017.")
+    result = run("index")
+    assert result.exit_code == 0
+    assert result.stdout.strip().splitlines()[-1] == "added 1, updated 0, deleted 0, unchanged 0, failed 0"
+    info = json.loads(run("status", "--json").stdout)
+    assert {"documents", "chunks", "embedding_model", "index_dir", "last_sync"} <= info.keys()
+    assert (info["documents"], info["chunks"]) == (1, 1)
+    assert "documents: 1" in run("status").stdout
+
+
+def test_partial_failure_exits_1_and_names_the_file(run, settings: Settings) -> None:
+    write(settings.docs_dir, "ok.md", "Fine text.")
+    (settings.docs_dir / "broken.pdf").write_bytes(b"%PDF-1.7 nope")
+    result = run("index")
+    assert result.exit_code == 1
+    assert "added 1, updated 0, deleted 0, unchanged 0, failed 1" in result.stdout
+    assert "failed: broken.pdf: cannot parse .pdf file" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["index", "--docs", "/no/such/folder"], "documents folder /no/such/folder does not exist"),
+        (["status"], "no index at"),
+        (["add", "/no/such/file.md"], "/no/such/file.md: no such file"),
+        (["add", "notes.exe"], "unsupported file type '.exe'"),
+    ],
+)
+def test_expected_errors_are_one_line_without_traceback(run, args: list[str], message: str) -> None:
+    result = run(*args)
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.output + result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_bad_chunk_setting_is_one_line(run, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ASSISTANT_CHUNK_TOKENS", "300")
+    result = run("index")
+    assert result.exit_code == 2 and "exceeds the embedding model's 254 word-piece limit" in result.stderr
+
+
+def test_add_copies_indexes_and_guards_overwrites(run, settings: Settings, tmp_path: Path) -> None:
+    incoming = write(tmp_path / "inbox", "memo.md", "A memorandum was signed on 29 January 2026.")
+    result = run("add", str(incoming))
+    assert result.exit_code == 0, result.output
+    assert "added 1, updated 0, deleted 0, unchanged 0, failed 0" in result.stdout
+    assert (settings.docs_dir / "memo.md").read_text() == incoming.read_text()
+
+    assert run("add", str(incoming)).exit_code == 0  # the same file again is harmless
+
+    changed = write(tmp_path / "other", "memo.md", "Different text.")
+    refused = run("add", str(changed))
+    assert refused.exit_code == 2 and "already exists" in refused.stderr and "--replace" in refused.stderr
+    assert (settings.docs_dir / "memo.md").read_text() == incoming.read_text()
+
+    replaced = run("add", "--replace", str(changed))
+    assert replaced.exit_code == 0 and "updated 1" in replaced.stdout
+    assert (settings.docs_dir / "memo.md").read_text() == "Different text."
+
+
+def test_python_dash_m_and_console_script_help() -> None:
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "assistant", "--help"], capture_output=True, text=True, check=True)
+    assert "index" in out.stdout and "status" in out.stdout and "add" in out.stdout
