@@ -129,5 +129,67 @@ def status_command(docs: Path | None, index_dir: Path | None, as_json: bool) -> 
         click.echo(f"{key.replace('_', ' ')}: {value if value is not None else 'never'}")
 
 
+@cli.command("ask")
+@click.argument("question")
+@index_option
+@click.option("--json", "as_json", is_flag=True, help="Print the Answer as one JSON object.")
+@_expected_errors
+def ask_command(question: str, index_dir: Path | None, as_json: bool) -> None:
+    """Answer QUESTION from the indexed documents and list the numbered sources.
+
+    Exit code 0 when answered, 1 when the documents do not contain the answer, 2 on error.
+    """
+    from assistant.answer import Answer, Assistant
+
+    assistant = Assistant(_settings(None, index_dir))
+    final = None
+    for piece in assistant.stream(question):
+        if isinstance(piece, Answer):
+            final = piece
+        elif not as_json:
+            click.echo(piece, nl=False)
+    if as_json:
+        click.echo(json.dumps(final.as_dict(), ensure_ascii=False))
+    else:
+        click.echo()
+        for source in final.sources:
+            page = f", page {source.page}" if source.page else ""
+            click.echo(f"[{source.number}] {source.title} ({source.path}{page})")
+    if not final.found:
+        sys.exit(PARTIAL_EXIT)
+
+
+@cli.command("eval")
+@click.argument("data", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--limit", type=click.IntRange(min=1), help="Ask only N questions, spread evenly over the file.")
+@click.option("--k", type=click.IntRange(min=1), default=5, show_default=True, help="Passages retrieved.")
+@click.option("--baseline", is_flag=True, help="Also measure the LangChain-tutorial pipeline and BM25 alone.")
+@click.option(
+    "--negatives",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Another SQuAD file whose questions should be declined against DATA's index.",
+)
+@click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), help="Write the figures here.")
+@_expected_errors
+def eval_command(
+    data: Path, limit: int | None, k: int, baseline: bool, negatives: Path | None, json_out: Path | None
+) -> None:
+    """Measure retrieval, answers and speed on DATA, a SQuAD v1.1 JSON file.
+
+    DATA's articles are indexed into a temporary index; your own index is never touched.
+    """
+    from tqdm import tqdm
+
+    from assistant.evaluate import evaluate, format_table
+
+    def progress(items, label: str, total: int):  # noqa: ANN001, ANN202
+        return tqdm(items, desc=label, total=total, file=sys.stderr, leave=False, disable=None)
+
+    result = evaluate(data, limit=limit, k=k, baseline=baseline, negatives=negatives, progress=progress)
+    click.echo(format_table(result))
+    if json_out:
+        json_out.write_text(json.dumps(result, indent=2))
+
+
 def main() -> None:
     cli(prog_name="assistant")

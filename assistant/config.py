@@ -9,6 +9,7 @@ from pathlib import Path
 from assistant.errors import ConfigError
 
 COLLECTION_NAME = "documents"
+LLM_ENGINES = ("extractive", "openai", "local")
 RECORD_DB_FILE = "records.sqlite"
 # all-MiniLM-L6-v2 reads 256 word pieces; two go to [CLS] and [SEP].
 MODEL_MAX_TOKENS = 256
@@ -46,8 +47,21 @@ class Settings:
     max_file_mb: float = field(
         default_factory=lambda: _env_number("ASSISTANT_MAX_FILE_MB", 50.0, float)
     )
+    top_k: int = field(default_factory=lambda: _env_number("ASSISTANT_TOP_K", 5))
+    # Below this relevance (cosine, or share of the question's words) of the best passage,
+    # the assistant declines. Calibrated on XQuAD: see BENCHMARKS.md.
+    min_relevance: float = field(default_factory=lambda: _env_number("ASSISTANT_MIN_RELEVANCE", 0.35, float))
+    max_question_chars: int = field(default_factory=lambda: _env_number("ASSISTANT_MAX_QUESTION_CHARS", 2000))
+    llm: str = field(default_factory=lambda: _env("ASSISTANT_LLM", "extractive").lower())
+    llm_base_url: str | None = field(default_factory=lambda: os.environ.get("ASSISTANT_LLM_BASE_URL") or None)
+    llm_model: str | None = field(default_factory=lambda: os.environ.get("ASSISTANT_LLM_MODEL") or None)
+    llm_api_key: str | None = field(default_factory=lambda: os.environ.get("ASSISTANT_LLM_API_KEY") or None)
+    # The LLM's context window in tokens; retrieved passages are packed to fit inside it.
+    llm_context_tokens: int = field(default_factory=lambda: _env_number("ASSISTANT_LLM_CONTEXT_TOKENS", 4096))
 
     def __post_init__(self) -> None:
+        if self.llm not in LLM_ENGINES:
+            raise ConfigError(f"ASSISTANT_LLM={self.llm!r} is not one of {', '.join(LLM_ENGINES)}")
         if self.chunk_tokens > MODEL_MAX_TOKENS - 2:
             raise ConfigError(
                 f"chunk size {self.chunk_tokens} exceeds the embedding model's "

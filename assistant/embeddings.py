@@ -6,9 +6,11 @@ import functools
 import os
 from pathlib import Path
 
+import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from assistant.errors import ConfigError
+from assistant.text import sentence_spans
 
 SHIPPED_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 ENCODE_BATCH_SIZE = 64
@@ -29,6 +31,11 @@ def model_folder(name: str | None) -> Path:
 def model_id(name: str | None) -> str:
     """The name recorded in the index, so an index is never queried with another model."""
     return str(model_folder(name)) if name else SHIPPED_MODEL_ID
+
+
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-12)
 
 
 class LocalEmbeddings(Embeddings):
@@ -65,10 +72,43 @@ class LocalEmbeddings(Embeddings):
             show_progress_bar=False,
         )
 
+    def encode_with_sentences(self, texts: list[str]) -> tuple[np.ndarray, list[list[tuple[str, np.ndarray]]]]:
+        """Chunk vectors and, from the same forward pass, a vector for each sentence of each chunk.
+
+        A sentence's vector is the mean of its word pieces' contextual embeddings (the model's own
+        pooling, restricted to the sentence), so answers can be picked by meaning without
+        running the model again at question time.
+        """
+        outputs = self.model.encode(
+            texts, batch_size=ENCODE_BATCH_SIZE, output_value=None, convert_to_numpy=True, show_progress_bar=False
+        )
+        chunk_vectors = _unit(np.stack([np.asarray(o["sentence_embedding"], dtype=np.float32) for o in outputs]))
+        per_chunk = []
+        for text, output in zip(texts, outputs, strict=True):
+            offsets = self.tokenizer(
+                text, return_offsets_mapping=True, truncation=True, max_length=self.max_tokens
+            )["offset_mapping"]
+            # Token embeddings come padded to the longest text of the batch.
+            pieces = np.asarray(output["token_embeddings"], dtype=np.float32)[: len(offsets)]
+            starts = np.array([a for a, _ in offsets])
+            ends = np.array([b for _, b in offsets])
+            found = []
+            for start, end in sentence_spans(text):
+                inside = (ends > starts) & (starts >= start) & (ends <= end)
+                if inside.any():
+                    found.append((text[start:end], _unit(pieces[inside].mean(axis=0))))
+            per_chunk.append(found)
+        return chunk_vectors, per_chunk
+
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         return self.encode(list(texts)).tolist()
 
     def embed_query(self, text: str) -> list[float]:
+        # Retrieval and the extractive engine both embed the question: encode it once.
+        return self._embed_query_cached(text)
+
+    @functools.lru_cache(maxsize=256)  # noqa: B019 - one long-lived model per process
+    def _embed_query_cached(self, text: str) -> list[float]:
         return self.encode([text])[0].tolist()
 
 

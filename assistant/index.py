@@ -5,12 +5,11 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from langchain_chroma import Chroma
-
+from assistant.chunkstore import ChunkStore
 from assistant.config import COLLECTION_NAME, RECORD_DB_FILE, Settings
 from assistant.embeddings import LocalEmbeddings
 from assistant.errors import IndexStateError
@@ -36,7 +35,13 @@ def _client(settings: Settings):  # noqa: ANN202 - a chromadb client
         ) from None
 
 
-def open_store(settings: Settings, embeddings: LocalEmbeddings, *, create: bool = False) -> Chroma:
+def open_store(
+    settings: Settings,
+    embeddings: LocalEmbeddings,
+    *,
+    create: bool = False,
+    on_embedded: Callable[[int], None] | None = None,
+) -> ChunkStore:
     """The index's vector store; refuses an index built by another embedding model."""
     if not create and not (settings.index_dir / "chroma.sqlite3").is_file():
         raise IndexStateError(
@@ -69,7 +74,7 @@ def open_store(settings: Settings, embeddings: LocalEmbeddings, *, create: bool 
             f"index at {settings.index_dir} was built with embedding model {built_with!r}, "
             f"not {embeddings.model_name!r}; {_rebuild_hint(settings)}"
         )
-    return Chroma(client=client, collection_name=COLLECTION_NAME, embedding_function=embeddings)
+    return ChunkStore(client, COLLECTION_NAME, embeddings, on_embedded)
 
 
 def record_manager(settings: Settings):  # noqa: ANN201 - a LangChain SQLRecordManager
@@ -118,7 +123,7 @@ def wipe(settings: Settings) -> None:
         shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
 
 
-def ids_by_source(store: Chroma) -> dict[str, set[str]]:
+def ids_by_source(store: ChunkStore) -> dict[str, set[str]]:
     """Chunk ids in the store, grouped by the document they came from."""
     stored = store.get(include=["metadatas"])
     grouped: dict[str, set[str]] = {}

@@ -38,18 +38,6 @@ class SyncReport:
         )
 
 
-class _CountingEmbeddings(LocalEmbeddings):
-    """The shared model, reporting each batch it embeds (for progress bars and the report)."""
-
-    def __init__(self, base: LocalEmbeddings, on_batch: Callable[[int], None]) -> None:
-        self.model, self.model_name, self._on_batch = base.model, base.model_name, on_batch
-
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        vectors = super().embed_documents(texts)
-        self._on_batch(len(texts))
-        return vectors
-
-
 def load_folder(settings: Settings, splitter) -> tuple[list[Document], list[tuple[str, str]]]:  # noqa: ANN001
     """Every readable document's chunks, and (file, reason) for each one that failed."""
     root = settings.docs_dir
@@ -74,6 +62,7 @@ def _reconcile(store, manager) -> None:  # noqa: ANN001
         store.delete(stray)
     if lost := list(recorded - in_store):
         manager.delete_keys(lost)
+    store.sweep()
 
 
 def sync(
@@ -107,7 +96,7 @@ def sync(
             if on_chunks:
                 on_chunks(done, len(chunks))
 
-        store = open_store(settings, _CountingEmbeddings(embeddings, count), create=True)
+        store = open_store(settings, embeddings, create=True, on_embedded=count)
         manager = record_manager(settings)
         _reconcile(store, manager)
         before = ids_by_source(store)

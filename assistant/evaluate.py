@@ -1,0 +1,232 @@
+"""`assistant eval`: retrieval quality, answer quality and speed on a SQuAD-format file,
+optionally beside the LangChain RAG-tutorial pipeline and BM25 alone, in the same process."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import resource
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from langchain_core.documents import Document
+
+from assistant.answer import Assistant
+from assistant.config import Settings
+from assistant.embeddings import LocalEmbeddings, load_embeddings
+from assistant.metrics import (
+    contains_answer,
+    exact_match,
+    f1,
+    first_hit_rank,
+    mean_reciprocal_rank,
+    recall_at_k,
+)
+from assistant.squad import Article, Question, load_squad, write_articles
+from assistant.sync import sync
+from assistant.text import word_count
+
+FIGURES = (
+    "recall_at_k",
+    "mrr",
+    "answer_hit",
+    "exact_match",
+    "f1",
+    "answer_words_median",
+    "false_refusal",
+    "negatives_declined",
+    "index_chunks_per_s",
+    "query_p50_ms",
+    "query_p95_ms",
+    "peak_rss_mb",
+)
+# The LangChain RAG tutorial's splitter settings.
+TUTORIAL_CHUNK_CHARS, TUTORIAL_OVERLAP_CHARS = 1000, 200
+
+Progress = Callable[[Iterable, str, int], Iterable]
+
+
+def _no_progress(items: Iterable, _label: str, _total: int) -> Iterable:
+    return items
+
+
+def spread(items: list, limit: int | None) -> list:
+    """``limit`` items taken evenly across the list (all of them without a limit)."""
+    if not limit or limit >= len(items):
+        return items
+    step = len(items) / limit
+    return [items[int(i * step)] for i in range(limit)]
+
+
+def _percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def _speed(seconds: list[float]) -> dict:
+    ms = [s * 1000 for s in seconds]
+    return {"query_p50_ms": round(_percentile(ms, 0.5), 2), "query_p95_ms": round(_percentile(ms, 0.95), 2)}
+
+
+def _retrieval(ranks: list[int | None], k: int) -> dict:
+    return {"recall_at_k": round(recall_at_k(ranks, k), 4), "mrr": round(mean_reciprocal_rank(ranks, k), 4)}
+
+
+def _empty() -> dict:
+    return dict.fromkeys(FIGURES)
+
+
+def _plain(text: str) -> str:
+    return re.sub(r"\s*\[\d+\]", "", text).strip()
+
+
+def _ours(
+    articles: list[Article],
+    questions: list[Question],
+    negatives: list[Question],
+    k: int,
+    work: Path,
+    embeddings: LocalEmbeddings,
+    progress: Progress,
+) -> dict:
+    settings = dataclasses.replace(Settings(), docs_dir=work / "documents", index_dir=work / "index")
+    write_articles(articles, settings.docs_dir)
+    start = time.perf_counter()
+    report = sync(settings, embeddings=embeddings)
+    index_seconds = time.perf_counter() - start
+    assistant = Assistant(settings, embeddings=embeddings)
+    assistant.answer(questions[0].text)  # warm: the figures are for a running assistant
+
+    ranks, seconds, answers = [], [], []
+    for question in progress(questions, "asking", len(questions)):
+        start = time.perf_counter()
+        passages = assistant.retriever.search(question.text, k)
+        *_, final = assistant.respond(question.text, passages)
+        seconds.append(time.perf_counter() - start)
+        ranks.append(first_hit_rank([p.text for p in passages], question.answers))
+        answers.append(final)
+    declined = [assistant.answer(q.text) for q in progress(negatives, "negatives", len(negatives))]
+    found = [(a, q) for a, q in zip(answers, questions, strict=True) if a.found]
+
+    figures = _empty() | _retrieval(ranks, k) | _speed(seconds)
+    figures |= {
+        "answer_hit": round(sum(contains_answer(_plain(a.text), q.answers) for a, q in found) / len(questions), 4),
+        "exact_match": round(sum(exact_match(_plain(a.text), q.answers) for a, q in found) / len(questions), 4),
+        "f1": round(sum(f1(_plain(a.text), q.answers) for a, q in found) / len(questions), 4),
+        "answer_words_median": statistics.median(word_count(_plain(a.text)) for a, _ in found) if found else None,
+        "false_refusal": round(1 - len(found) / len(questions), 4),
+        "negatives_declined": (
+            round(sum(not a.found for a in declined) / len(declined), 4) if declined else None
+        ),
+        "index_chunks_per_s": round(report.chunks_embedded / index_seconds, 2),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+    return figures
+
+
+def _tutorial_chunks(articles: list[Article]) -> tuple[list[Document], float]:
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+    start = time.perf_counter()
+    splitter = RecursiveCharacterTextSplitter(chunk_size=TUTORIAL_CHUNK_CHARS, chunk_overlap=TUTORIAL_OVERLAP_CHARS)
+    docs = [Document(page_content=a.text, metadata={"source": a.file_name}) for a in articles]
+    return splitter.split_documents(docs), time.perf_counter() - start
+
+
+def _ask(search: Callable[[str], list[Document]], questions: list[Question], progress: Progress, label: str) -> dict:
+    search(questions[0].text)
+    ranks, seconds = [], []
+    for question in progress(questions, label, len(questions)):
+        start = time.perf_counter()
+        hits = search(question.text)
+        seconds.append(time.perf_counter() - start)
+        ranks.append(first_hit_rank([d.page_content for d in hits], question.answers))
+    return {"ranks": ranks, "seconds": seconds}
+
+
+def _baseline(
+    articles: list[Article], questions: list[Question], k: int, work: Path, embeddings: LocalEmbeddings,
+    progress: Progress,
+) -> dict:
+    """The LangChain RAG tutorial: 1000/200 character chunks, Chroma, similarity search."""
+    import chromadb
+    from langchain_chroma import Chroma
+
+    chunks, split_seconds = _tutorial_chunks(articles)
+    start = time.perf_counter()
+    store = Chroma(
+        collection_name="tutorial",
+        embedding_function=embeddings,
+        client=chromadb.PersistentClient(path=str(work / "baseline")),
+    )
+    store.add_documents(chunks)
+    index_seconds = split_seconds + time.perf_counter() - start
+    asked = _ask(lambda q: store.similarity_search(q, k=k), questions, progress, "baseline")
+    return _empty() | _retrieval(asked["ranks"], k) | _speed(asked["seconds"]) | {
+        "index_chunks_per_s": round(len(chunks) / index_seconds, 2)
+    }
+
+
+def _bm25(articles: list[Article], questions: list[Question], k: int, progress: Progress) -> dict:
+    """BM25 alone (LangChain's BM25Retriever) over the tutorial's chunks."""
+    from langchain_community.retrievers import BM25Retriever
+
+    chunks, split_seconds = _tutorial_chunks(articles)
+    start = time.perf_counter()
+    retriever = BM25Retriever.from_documents(chunks, k=k)
+    index_seconds = split_seconds + time.perf_counter() - start
+    asked = _ask(retriever.invoke, questions, progress, "bm25")
+    return _empty() | _retrieval(asked["ranks"], k) | _speed(asked["seconds"]) | {
+        "index_chunks_per_s": round(len(chunks) / index_seconds, 2)
+    }
+
+
+def evaluate(
+    data: Path,
+    *,
+    limit: int | None = None,
+    k: int = 5,
+    baseline: bool = False,
+    negatives: Path | None = None,
+    embeddings: LocalEmbeddings | None = None,
+    progress: Progress = _no_progress,
+) -> dict:
+    """Index ``data``'s articles in a temporary index and measure every system on its questions.
+
+    The user's own index is never touched.
+    """
+    articles, questions = load_squad(data)
+    questions = spread(questions, limit)
+    other = spread(load_squad(negatives)[1], len(questions)) if negatives else []
+    embeddings = embeddings or load_embeddings(Settings().embedding_model)
+    result: dict = {"dataset": str(data), "k": k, "questions": len(questions)}
+    with tempfile.TemporaryDirectory(prefix="assistant-eval-") as folder:
+        work = Path(folder)
+        result["ours"] = _ours(articles, questions, other, k, work, embeddings, progress)
+        if baseline:
+            result["baseline"] = _baseline(articles, questions, k, work, embeddings, progress)
+            result["bm25"] = _bm25(articles, questions, k, progress)
+    return result
+
+
+def format_table(result: dict) -> str:
+    """The figures side by side, with ours ÷ baseline where both exist."""
+    systems = [s for s in ("ours", "baseline", "bm25") if s in result]
+    header = f"{'figure':<22}" + "".join(f"{s:>12}" for s in systems)
+    if "baseline" in result:
+        header += f"{'ours/base':>12}"
+    lines = [f"{result['dataset']}: {result['questions']} questions, k={result['k']}", header]
+    for name in FIGURES:
+        values = [result[s][name] for s in systems]
+        if all(v is None for v in values):
+            continue
+        row = f"{name:<22}" + "".join(f"{'-' if v is None else v:>12}" for v in values)
+        if "baseline" in result:
+            ours, base = result["ours"][name], result["baseline"][name]
+            row += f"{ours / base:>12.2f}" if ours is not None and base else f"{'-':>12}"
+        lines.append(row)
+    return "\n".join(lines)
+

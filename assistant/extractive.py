@@ -1,0 +1,111 @@
+"""The default answer engine: picks the sentences of the retrieved passages that answer the question."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+
+from assistant.embeddings import LocalEmbeddings
+from assistant.retrieval import Passage
+from assistant.text import tokens, word_count
+
+MAX_WORDS = 80
+MAX_SENTENCES = 3
+# A further sentence must score this share of the best one to join the answer.
+KEEP_RATIO = 0.8
+# Near-duplicates (the corpus often says a thing twice) add nothing.
+DUPLICATE_SIMILARITY = 0.85
+LEXICAL_WEIGHT = 0.6
+_ANAPHORA = frozenset("it its they them their this that these those he she his her there such".split())
+
+
+_WHEN = re.compile(r"^\s*(when|what (year|date|day|month)|in (what|which) year)\b|何时|什么时候|哪一?年", re.I)
+_HOW_MANY = re.compile(
+    r"^\s*(how (many|much|long|old|large|big)|what (percentage|proportion|share|number))\b|多少|几", re.I
+)
+_DATE = re.compile(
+    r"\b(1[0-9]{3}|20[0-9]{2})\b|\b(January|February|March|April|May|June|July|August|September|October|"
+    r"November|December)\b|\d+\s*年"
+)
+_NUMBER = re.compile(r"\d")
+ANSWER_TYPE_BONUS = 0.1
+
+
+def _answer_type_bonus(question: str, texts: list[str]) -> np.ndarray:
+    """A "when" question wants a sentence with a date; a "how many" one, a number."""
+    wanted = _DATE if _WHEN.search(question) else _NUMBER if _HOW_MANY.search(question) else None
+    if wanted is None:
+        return np.zeros(len(texts))
+    return np.array([ANSWER_TYPE_BONUS if wanted.search(t) else 0.0 for t in texts])
+
+
+def _shorten(sentence: str, limit: int) -> str:
+    words = sentence.split()
+    return sentence if len(words) <= limit else " ".join(words[:limit]) + " …"
+
+
+class ExtractiveEngine:
+    """Deterministic, needs no language model; each sentence it returns cites its passage."""
+
+    name = "extractive"
+
+    def __init__(
+        self,
+        embeddings: LocalEmbeddings,
+        coverage: Callable[[list[str], str], float],
+        sentences_of: Callable[[list[str]], dict[str, list[tuple[str, Any]]]],
+    ) -> None:
+        self.embeddings = embeddings
+        self.coverage = coverage
+        self.sentences_of = sentences_of
+
+    def condense(self, question: str, history: list[tuple[str, str]]) -> str:
+        """Carry the subject of earlier turns into a question that leans on them ("When did it start?")."""
+        words = re.findall(r"[\w']+", question.lower())
+        leans_back = len(tokens(question)) <= 2 or any(w in _ANAPHORA for w in words)
+        earlier = [q for q, _ in history if q.strip()]
+        if not earlier or not leans_back:
+            return question
+        return f"{question} ({earlier[-1]})"
+
+    def stream(self, question: str, passages: list[Passage]) -> Iterator[str]:
+        query_tokens = tokens(question)
+        # Sentence vectors were stored at indexing time, from the chunks' own model pass.
+        stored = self.sentences_of([cid for passage in passages for cid in passage.ids])
+        texts, numbers, vectors, seen = [], [], [], set()
+        for rank, passage in enumerate(passages):
+            for cid in passage.ids:
+                for text, vector in stored.get(cid, []):
+                    if text not in seen:  # neighbouring chunks overlap
+                        seen.add(text)
+                        texts.append(text)
+                        numbers.append(rank + 1)
+                        vectors.append(vector)
+        if not texts:
+            return
+        vectors = np.asarray(vectors, dtype=np.float32)
+        lexical = np.array([self.coverage(query_tokens, t) for t in texts])
+        # Earlier passages were judged more relevant by retrieval: a small tie-breaking prior.
+        prior = np.array([0.02 * (len(passages) - number + 1) for number in numbers])
+        query_vector = np.asarray(self.embeddings.embed_query(question), dtype=np.float32)
+        bonus = _answer_type_bonus(question, texts)
+        scores = vectors @ query_vector + LEXICAL_WEIGHT * lexical + prior + bonus
+        order = np.argsort(-scores, kind="stable")
+        best = scores[order[0]]
+        chosen: list[int] = []
+        words = 0
+        for position in order:
+            if len(chosen) == MAX_SENTENCES or (chosen and scores[position] < KEEP_RATIO * best):
+                break
+            if any(float(vectors[position] @ vectors[c]) > DUPLICATE_SIMILARITY for c in chosen):
+                continue
+            length = word_count(texts[position])
+            if chosen and words + length > MAX_WORDS:
+                continue
+            chosen.append(position)
+            words += length
+        for i, position in enumerate(chosen):
+            yield ("" if i == 0 else " ") + f"{_shorten(texts[position], MAX_WORDS)} [{numbers[position]}]"

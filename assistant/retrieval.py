@@ -1,0 +1,178 @@
+"""Hybrid retrieval over the index: Chroma's dense search and BM25, fused by reciprocal rank."""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+from langchain_chroma import Chroma
+
+from assistant.embeddings import LocalEmbeddings
+from assistant.text import tokens
+
+DEFAULT_K = 5
+# Each side proposes this many candidates before fusion.
+CANDIDATES = 20
+# The usual constant of reciprocal rank fusion (Cormack et al., 2009).
+RRF_K = 60
+
+
+@dataclass
+class Passage:
+    """Retrieved text: one chunk, or neighbouring chunks of one file merged."""
+
+    ids: list[str]
+    text: str
+    metadata: dict
+    fused: float
+    similarity: float  # cosine between question and passage embeddings
+    coverage: float  # share of the question's words (idf-weighted) that the passage contains
+    neighbours: list[int] = field(default_factory=list)
+
+    @property
+    def relevance(self) -> float:
+        """How well the passage matches: by meaning, or by the words a question shares with it."""
+        return max(self.similarity, self.coverage)
+
+
+class LexicalIndex:
+    """BM25 (bm25s) over every chunk in the store, with idf weights for word coverage."""
+
+    def __init__(self, ids: list[str], texts: list[str], metadatas: list[dict]) -> None:
+        import bm25s
+
+        self.ids, self.texts, self.metadatas = ids, texts, metadatas
+        corpus = [tokens(t) for t in texts]
+        self.bm25 = bm25s.BM25()
+        if corpus:
+            self.bm25.index(corpus, show_progress=False)
+        df = Counter(word for doc in corpus for word in set(doc))
+        self.total = max(len(corpus), 1)
+        self.idf = {word: math.log(1 + self.total / n) for word, n in df.items()}
+        self.unseen_idf = math.log(1 + self.total)
+
+    def top(self, query_tokens: list[str], n: int) -> list[int]:
+        known = [t for t in query_tokens if t in self.idf]
+        if not known or not self.ids:
+            return []
+        scores = self.bm25.get_scores(known)
+        best = np.argsort(-scores)[:n]
+        return [int(i) for i in best if scores[i] > 0]
+
+    def coverage(self, query_tokens: list[str], text: str) -> float:
+        wanted = set(query_tokens)
+        if not wanted:
+            return 0.0
+        present = set(tokens(text))
+        weight = {w: self.idf.get(w, self.unseen_idf) for w in wanted}
+        return sum(weight[w] for w in wanted & present) / sum(weight.values())
+
+
+def _merge_text(first: str, second: str) -> str:
+    """Join neighbouring chunks, dropping the overlap the splitter repeated."""
+    probe = second[:40]
+    at = first.find(probe) if probe else -1
+    if at >= 0 and second.startswith(first[at:]):
+        return first[:at] + second
+    return first + "\n" + second
+
+
+class HybridRetriever:
+    """Dense plus BM25 retrieval; the lexical side follows the index as it is re-synced."""
+
+    def __init__(self, store: Chroma, embeddings: LocalEmbeddings, *, k: int = DEFAULT_K) -> None:
+        self.store, self.embeddings, self.k = store, embeddings, k
+        self._lexical: LexicalIndex | None = None
+        self._stamp: tuple | None = None
+        self._lock = threading.Lock()
+
+    def _collection(self):  # noqa: ANN202
+        # Fetched afresh: another process may have re-synced the index since we opened it.
+        return self.store._client.get_collection(self.store._collection.name)
+
+    def lexical(self) -> LexicalIndex:
+        collection = self._collection()
+        stamp = ((collection.metadata or {}).get("last_sync"), collection.count())
+        with self._lock:
+            if self._lexical is None or stamp != self._stamp:
+                data = collection.get(include=["documents", "metadatas"])
+                self._lexical = LexicalIndex(data["ids"], data["documents"], data["metadatas"])
+                self._stamp = stamp
+            return self._lexical
+
+    def search(self, query: str, k: int | None = None) -> list[Passage]:
+        """The ``k`` best passages for ``query``, best first."""
+        k = k or self.k
+        lexical = self.lexical()
+        query_tokens = tokens(query)
+        query_vector = np.asarray(self.embeddings.embed_query(query))
+        dense = self.store._collection.query(
+            query_embeddings=[query_vector.tolist()],
+            n_results=min(CANDIDATES, max(len(lexical.ids), 1)),
+            include=["documents", "metadatas", "embeddings"],
+        )
+        found: dict[str, dict] = {}
+        for rank, (cid, text, meta, vector) in enumerate(
+            zip(dense["ids"][0], dense["documents"][0], dense["metadatas"][0], dense["embeddings"][0], strict=True)
+        ):
+            found[cid] = {"text": text, "meta": meta, "fused": 1 / (RRF_K + rank + 1),
+                          "similarity": float(np.dot(query_vector, vector))}
+        lexical_only = []
+        for rank, i in enumerate(lexical.top(query_tokens, CANDIDATES)):
+            cid = lexical.ids[i]
+            entry = found.setdefault(cid, {"text": lexical.texts[i], "meta": lexical.metadatas[i], "fused": 0.0})
+            entry["fused"] += 1 / (RRF_K + rank + 1)
+            if "similarity" not in entry:
+                lexical_only.append(cid)
+        best = sorted(found, key=lambda cid: -found[cid]["fused"])[:k]
+        missing = [cid for cid in best if cid in lexical_only]
+        if missing:
+            stored = self.store._collection.get(ids=missing, include=["embeddings"])
+            for cid, vector in zip(stored["ids"], stored["embeddings"], strict=True):
+                found[cid]["similarity"] = float(np.dot(query_vector, vector))
+        passages = [
+            Passage(
+                ids=[cid],
+                text=found[cid]["text"],
+                metadata=found[cid]["meta"],
+                fused=found[cid]["fused"],
+                similarity=found[cid]["similarity"],
+                coverage=lexical.coverage(query_tokens, found[cid]["text"]),
+            )
+            for cid in best
+        ]
+        return _merge_neighbours(passages)
+
+
+def _merge_neighbours(passages: list[Passage]) -> list[Passage]:
+    """Adjacent chunks of one file become one passage, in the place of the better of them."""
+    merged: list[Passage] = []
+    for passage in passages:
+        meta = passage.metadata
+        partner = next(
+            (
+                m
+                for m in merged
+                if m.metadata.get("source") == meta.get("source")
+                and meta.get("chunk") is not None
+                and (meta["chunk"] == max(m.neighbours) + 1 or meta["chunk"] == min(m.neighbours) - 1)
+            ),
+            None,
+        )
+        if partner is None:
+            passage.neighbours = [meta.get("chunk", -1)]
+            merged.append(passage)
+            continue
+        if meta["chunk"] > max(partner.neighbours):
+            partner.text = _merge_text(partner.text, passage.text)
+        else:
+            partner.text = _merge_text(passage.text, partner.text)
+            partner.metadata = meta
+        partner.ids.append(passage.ids[0])
+        partner.neighbours.append(meta["chunk"])
+        partner.similarity = max(partner.similarity, passage.similarity)
+        partner.coverage = max(partner.coverage, passage.coverage)
+    return merged

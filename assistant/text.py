@@ -1,0 +1,84 @@
+"""Words and sentences for the lexical side: English by letters, Chinese by jieba."""
+
+from __future__ import annotations
+
+import functools
+import re
+
+_CJK_CHARS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_CJK = re.compile(f"[{_CJK_CHARS}]")
+_WORD = f"[^\\W_{_CJK_CHARS}]+"
+_TOKEN = re.compile(f"[{_CJK_CHARS}]+|{_WORD}(?:['’]{_WORD})?")
+# A sentence ends at . ! ? (before a space) or at Chinese 。！？, or at a line break.
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'“‘(\[]?[A-Z0-9\u4e00-\u9fff])|(?<=[。！？])|\n+")
+
+STOPWORDS = frozenset(
+    """a about after all also an and any are as at be been before being between both but by can could did
+    do does doing during each for from had has have having he her here hers him his how i if in into is
+    it its itself just me more most my no nor not of on once only or other our out over own same she
+    should so some such than that the their them then there these they this those through to too under
+    until up very was we were what when where which while who whom why will with would you your s t 的 了
+    是 在 和 与 及 或 有 也 都 而 之 其 于 被 把 对 从 这 那 哪 哪个 哪些 什么 谁 何 何时 多少 几 吗 呢 吧
+    啊 个 中 为 为了 以 将 由 等 到 就 又 还 并 该 所 上 下 年 月 日 是否 如何 怎么 怎样""".split()
+)
+
+
+def has_cjk(text: str) -> bool:
+    return bool(_CJK.search(text))
+
+
+@functools.cache
+def _jieba():  # noqa: ANN202 - the jieba module, initialised once
+    import logging
+
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    return jieba
+
+
+def _stem(word: str) -> str:
+    """A light English stemmer: "started", "starts" and "starting" all match "start"."""
+    if word.endswith("ies") and len(word) > 5:
+        return word[:-3] + "y"
+    for suffix in ("ing", "ed", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not word.endswith("ss"):
+            return word[: -len(suffix)]
+    return word
+
+
+def tokens(text: str) -> list[str]:
+    """Lower-cased content words: English words, and jieba's words inside Chinese runs."""
+    out: list[str] = []
+    for match in _TOKEN.finditer(text.lower()):
+        piece = match.group()
+        if _CJK.match(piece):
+            out.extend(w for w in _jieba().cut_for_search(piece) if w.strip() and w not in STOPWORDS)
+        elif piece not in STOPWORDS:
+            out.append(_stem(piece))
+    return out
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence of a passage; headings and fragments are left out."""
+    spans, start = [], 0
+    for boundary in [*_SENTENCE_END.finditer(text), None]:
+        end = boundary.start() if boundary else len(text)
+        piece = text[start:end]
+        stripped = piece.strip()
+        if stripped and not stripped.startswith("#") and len(tokens(stripped)) >= 2:
+            left = start + len(piece) - len(piece.lstrip())
+            spans.append((left, left + len(stripped)))
+        if boundary:
+            start = boundary.end()
+    return spans
+
+
+def sentences(text: str) -> list[str]:
+    """The sentences of a passage, headings and blank lines dropped."""
+    return [text[a:b] for a, b in sentence_spans(text)]
+
+
+def word_count(text: str) -> int:
+    """Words as a reader counts them: each Chinese character counts as one."""
+    return len(_CJK.findall(text)) + len(re.findall(_WORD, text))
