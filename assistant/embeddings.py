@@ -107,6 +107,9 @@ class LocalEmbeddings(Embeddings):
         # Retrieval and the extractive engine both embed the question: encode it once.
         return self._embed_query_cached(text)
 
+    def clear_query_cache(self) -> None:
+        self._embed_query_cached.cache_clear()
+
     @functools.lru_cache(maxsize=256)  # noqa: B019 - one long-lived model per process
     def _embed_query_cached(self, text: str) -> list[float]:
         return self.encode([text])[0].tolist()

@@ -123,6 +123,26 @@ def wipe(settings: Settings) -> None:
         shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
 
 
+@dataclass(frozen=True)
+class IndexedDocument:
+    source: str
+    title: str
+    date: str | None
+    chunks: int
+
+
+def list_documents(store: ChunkStore) -> list[IndexedDocument]:
+    """One row per indexed file, sorted by path."""
+    rows: dict[str, IndexedDocument] = {}
+    for meta in store.get(include=["metadatas"])["metadatas"]:
+        source = meta.get("source", "")
+        seen = rows.get(source)
+        rows[source] = IndexedDocument(
+            source, meta.get("title", source), meta.get("date"), (seen.chunks if seen else 0) + 1
+        )
+    return [rows[s] for s in sorted(rows)]
+
+
 def ids_by_source(store: ChunkStore) -> dict[str, set[str]]:
     """Chunk ids in the store, grouped by the document they came from."""
     stored = store.get(include=["metadatas"])

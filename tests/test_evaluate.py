@@ -1,0 +1,73 @@
+"""`assistant eval` end to end on a small SQuAD-format file made here."""
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from assistant.cli import cli
+from assistant.evaluate import FIGURES, spread
+
+ARTICLES = {
+    "Apprenticeship levy": [
+        ("The apprenticeship levy started on 6 April 2017. It is charged at 0.5% of an employer's pay bill.",
+         [("When did the apprenticeship levy start?", "6 April 2017"),
+          ("What rate is the apprenticeship levy charged at?", "0.5%")]),
+    ],
+    "T Levels": [
+        ("T Levels launched in September 2020. Each T Level is worth three A levels.",
+         [("When did T Levels launch?", "September 2020")]),
+        ("Every T Level includes an industry placement of at least 315 hours.",
+         [("How long is the T Level industry placement?", "315 hours")]),
+    ],
+    "Lighthouses": [
+        ("The Bell Rock Lighthouse was built between 1807 and 1810 off the coast of Angus.",
+         [("When was the Bell Rock Lighthouse built?", "between 1807 and 1810")]),
+    ],
+}
+
+
+def squad_file(path: Path, articles: dict) -> Path:
+    data = []
+    for number, (title, paragraphs) in enumerate(articles.items()):
+        entries = []
+        for p, (context, qas) in enumerate(paragraphs):
+            entries.append({
+                "context": context,
+                "qas": [{"id": f"{number}-{p}-{q}", "question": question,
+                         "answers": [{"text": gold, "answer_start": context.find(gold)}]}
+                        for q, (question, gold) in enumerate(qas)],
+            })
+        data.append({"title": title, "paragraphs": entries})
+    path.write_text(json.dumps({"version": "1.1", "data": data}))
+    return path
+
+
+def test_eval_reports_every_figure_for_every_system(tmp_path: Path) -> None:
+    data = squad_file(tmp_path / "small.json", ARTICLES)
+    negatives = squad_file(tmp_path / "other.json", {"Cooking": [(
+        "Sourdough bread rises because of wild yeast.",
+        [("How do I make a souffle rise in the oven?", "eggs"), ("What is the boiling point of olive oil?", "300")])]})
+    out = tmp_path / "figures.json"
+    result = CliRunner().invoke(
+        cli, ["eval", str(data), "--baseline", "--k", "3", "--negatives", str(negatives), "--json", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    figures = json.loads(out.read_text())
+    assert (figures["k"], figures["questions"], figures["dataset"]) == (3, 5, str(data))
+    for system in ("ours", "baseline", "bm25"):
+        assert set(figures[system]) == set(FIGURES)
+        assert figures[system]["recall_at_k"] == 1.0  # every answer is plainly in its article
+    ours = figures["ours"]
+    assert ours["answer_hit"] >= 0.8 and ours["false_refusal"] == 0.0
+    assert ours["negatives_declined"] == 1.0
+    assert ours["index_chunks_per_s"] > 0 and ours["query_p95_ms"] >= ours["query_p50_ms"] > 0
+    assert figures["baseline"]["answer_hit"] is None  # the tutorial pipeline has no answerer here
+    assert "recall_at_k" in result.stdout and "ours/base" in result.stdout
+    assert not (tmp_path / "index").exists() or not any((tmp_path / "index").iterdir())  # user's index untouched
+
+
+def test_spread_takes_evenly() -> None:
+    assert spread(list(range(10)), 3) == [0, 3, 6]
+    assert spread([1, 2], None) == [1, 2]
+    assert spread([1, 2], 5) == [1, 2]
