@@ -48,8 +48,8 @@ class Settings:
         default_factory=lambda: _env_number("ASSISTANT_MAX_FILE_MB", 50.0, float)
     )
     top_k: int = field(default_factory=lambda: _env_number("ASSISTANT_TOP_K", 5))
-    # Below this relevance (cosine, or share of the question's words) of the best passage,
-    # the assistant declines. Calibrated on XQuAD: see BENCHMARKS.md.
+    # Below this relevance of the best passage (see retrieval.relevance) the assistant
+    # declines. Calibrated on XQuAD, questions about articles not in the index: BENCHMARKS.md.
     min_relevance: float = field(default_factory=lambda: _env_number("ASSISTANT_MIN_RELEVANCE", 0.35, float))
     max_question_chars: int = field(default_factory=lambda: _env_number("ASSISTANT_MAX_QUESTION_CHARS", 2000))
     llm: str = field(default_factory=lambda: _env("ASSISTANT_LLM", "extractive").lower())

@@ -11,7 +11,7 @@ import numpy as np
 from langchain_chroma import Chroma
 
 from assistant.embeddings import LocalEmbeddings
-from assistant.text import tokens
+from assistant.text import has_cjk, tokens
 
 DEFAULT_K = 5
 # Each side proposes this many candidates before fusion.
@@ -30,12 +30,14 @@ class Passage:
     fused: float
     similarity: float  # cosine between question and passage embeddings
     coverage: float  # share of the question's words (idf-weighted) that the passage contains
+    relevance: float = 0.0  # what the answer gate compares with min_relevance
     neighbours: list[int] = field(default_factory=list)
 
-    @property
-    def relevance(self) -> float:
-        """How well the passage matches: by meaning, or by the words a question shares with it."""
-        return max(self.similarity, self.coverage)
+
+def relevance(query: str, similarity: float, coverage: float) -> float:
+    """Meaning and shared words, equally weighted; words alone for Chinese, which the
+    English-only embedding model cannot read (its similarities there are noise)."""
+    return coverage if has_cjk(query) else (similarity + coverage) / 2
 
 
 class LexicalIndex:
@@ -133,17 +135,19 @@ class HybridRetriever:
             stored = self.store._collection.get(ids=missing, include=["embeddings"])
             for cid, vector in zip(stored["ids"], stored["embeddings"], strict=True):
                 found[cid]["similarity"] = float(np.dot(query_vector, vector))
-        passages = [
-            Passage(
+        passages = []
+        for cid in best:
+            coverage = lexical.coverage(query_tokens, found[cid]["text"])
+            similarity = found[cid]["similarity"]
+            passages.append(Passage(
                 ids=[cid],
                 text=found[cid]["text"],
                 metadata=found[cid]["meta"],
                 fused=found[cid]["fused"],
-                similarity=found[cid]["similarity"],
-                coverage=lexical.coverage(query_tokens, found[cid]["text"]),
-            )
-            for cid in best
-        ]
+                similarity=similarity,
+                coverage=coverage,
+                relevance=relevance(query, similarity, coverage),
+            ))
         return _merge_neighbours(passages)
 
 
@@ -175,4 +179,5 @@ def _merge_neighbours(passages: list[Passage]) -> list[Passage]:
         partner.neighbours.append(meta["chunk"])
         partner.similarity = max(partner.similarity, passage.similarity)
         partner.coverage = max(partner.coverage, passage.coverage)
+        partner.relevance = max(partner.relevance, passage.relevance)
     return merged
