@@ -10,7 +10,7 @@ import numpy as np
 
 from assistant.embeddings import LocalEmbeddings
 from assistant.retrieval import Passage
-from assistant.text import tokens, word_count
+from assistant.text import has_cjk, tokens, word_count
 
 MAX_WORDS = 80
 MAX_SENTENCES = 3
@@ -90,9 +90,9 @@ class ExtractiveEngine:
         lexical = np.array([self.coverage(query_tokens, t) for t in texts])
         # Earlier passages were judged more relevant by retrieval: a small tie-breaking prior.
         prior = np.array([0.02 * (len(passages) - number + 1) for number in numbers])
-        query_vector = np.asarray(self.embeddings.embed_query(question), dtype=np.float32)
-        bonus = _answer_type_bonus(question, texts)
-        scores = vectors @ query_vector + LEXICAL_WEIGHT * lexical + prior + bonus
+        scores = LEXICAL_WEIGHT * lexical + prior + _answer_type_bonus(question, texts)
+        if not has_cjk(question):  # the English-only model's similarities are noise for Chinese
+            scores += vectors @ np.asarray(self.embeddings.embed_query(question), dtype=np.float32)
         order = np.argsort(-scores, kind="stable")
         best = scores[order[0]]
         chosen: list[int] = []

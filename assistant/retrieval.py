@@ -110,35 +110,35 @@ class HybridRetriever:
         k = k or self.k
         lexical = self.lexical()
         query_tokens = tokens(query)
-        query_vector = np.asarray(self.embeddings.embed_query(query))
-        dense = self.store._collection.query(
-            query_embeddings=[query_vector.tolist()],
-            n_results=min(CANDIDATES, max(len(lexical.ids), 1)),
-            include=["documents", "metadatas", "embeddings"],
-        )
         found: dict[str, dict] = {}
-        for rank, (cid, text, meta, vector) in enumerate(
-            zip(dense["ids"][0], dense["documents"][0], dense["metadatas"][0], dense["embeddings"][0], strict=True)
-        ):
-            found[cid] = {"text": text, "meta": meta, "fused": 1 / (RRF_K + rank + 1),
-                          "similarity": float(np.dot(query_vector, vector))}
-        lexical_only = []
+        # The English-only model cannot read Chinese: measured on XQuAD-zh, its votes halve MRR.
+        reads_query = not has_cjk(query)
+        if reads_query:
+            query_vector = np.asarray(self.embeddings.embed_query(query))
+            dense = self.store._collection.query(
+                query_embeddings=[query_vector.tolist()],
+                n_results=min(CANDIDATES, max(len(lexical.ids), 1)),
+                include=["documents", "metadatas", "embeddings"],
+            )
+            for rank, (cid, text, meta, vector) in enumerate(
+                zip(dense["ids"][0], dense["documents"][0], dense["metadatas"][0], dense["embeddings"][0], strict=True)
+            ):
+                found[cid] = {"text": text, "meta": meta, "fused": 1 / (RRF_K + rank + 1),
+                              "similarity": float(np.dot(query_vector, vector))}
         for rank, i in enumerate(lexical.top(query_tokens, CANDIDATES)):
-            cid = lexical.ids[i]
-            entry = found.setdefault(cid, {"text": lexical.texts[i], "meta": lexical.metadatas[i], "fused": 0.0})
+            entry = found.setdefault(lexical.ids[i], {"text": lexical.texts[i], "meta": lexical.metadatas[i],
+                                                      "fused": 0.0, "similarity": None})
             entry["fused"] += 1 / (RRF_K + rank + 1)
-            if "similarity" not in entry:
-                lexical_only.append(cid)
         best = sorted(found, key=lambda cid: -found[cid]["fused"])[:k]
-        missing = [cid for cid in best if cid in lexical_only]
-        if missing:
+        missing = [cid for cid in best if found[cid]["similarity"] is None]
+        if missing and reads_query:
             stored = self.store._collection.get(ids=missing, include=["embeddings"])
             for cid, vector in zip(stored["ids"], stored["embeddings"], strict=True):
                 found[cid]["similarity"] = float(np.dot(query_vector, vector))
         passages = []
         for cid in best:
             coverage = lexical.coverage(query_tokens, found[cid]["text"])
-            similarity = found[cid]["similarity"]
+            similarity = found[cid]["similarity"] or 0.0
             passages.append(Passage(
                 ids=[cid],
                 text=found[cid]["text"],

@@ -137,7 +137,7 @@ def long_passages(count: int = 20) -> list[Passage]:
     return [passage((texts[i % len(texts)] + "\n") * 3, f"doc{i}.md") for i in range(count)]
 
 
-@pytest.mark.parametrize("context_tokens", [700, 1000, 2000, 4096, 16000])
+@pytest.mark.parametrize("context_tokens", [800, 1000, 2000, 4096, 16000])
 def test_packing_never_overflows(context_tokens: int) -> None:
     fake = RecordingChatModel(messages=iter(["Answer [1]."]))
     engine = llm.LLMEngine(fake, context_tokens=context_tokens, answer_tokens=512)
@@ -165,7 +165,7 @@ def test_a_context_too_small_for_the_question_is_a_config_error() -> None:
 @hypothesis_settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     texts=st.lists(st.text(st.characters(codec="utf-8"), min_size=1, max_size=3000), min_size=1, max_size=6),
-    context_tokens=st.integers(min_value=400, max_value=3000),
+    context_tokens=st.integers(min_value=600, max_value=3000),
 )
 def test_packing_holds_for_any_text(texts: list[str], context_tokens: int) -> None:
     engine = llm.LLMEngine(RecordingChatModel(messages=iter([])), context_tokens=context_tokens, answer_tokens=256)
@@ -304,26 +304,27 @@ def test_openai_condenses_a_follow_up_with_the_history(
     prompt = "\n".join(m["content"] for m in condense["messages"])
     assert QUESTION in prompt and "Employers with a pay bill over £3 million pay it." in prompt
     assert "When did it start?" in prompt and "[1]" not in prompt
+    # One line, not an essay (langchain-openai sends max_tokens as max_completion_tokens).
+    assert condense["stop"] == ["\n"] and condense["max_completion_tokens"] == llm.CONDENSE_TOKENS
+    assert respond["max_completion_tokens"] == llm.ANSWER_TOKENS and "stop" not in respond
     assert respond["messages"][1]["content"].rstrip().endswith(f"Question: {STANDALONE}")
 
 
-def test_openai_unreachable_server_fails_fast_naming_the_url(
-    indexed: Settings, embeddings: LocalEmbeddings, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_openai_unreachable_server_fails_fast_naming_the_url(monkeypatch: pytest.MonkeyPatch) -> None:
     url = f"http://127.0.0.1:{free_port()}/v1"
-    assistant = Assistant(use_openai(monkeypatch, url), embeddings=embeddings)
+    engine = llm.make_llm_engine(use_openai(monkeypatch, url))
     started = time.monotonic()
     with pytest.raises(AssistantError, match=re.escape(url)):
-        assistant.answer(QUESTION)
+        list(engine.stream(QUESTION, [passage("Employers pay the levy.")]))
+    with pytest.raises(AssistantError, match=re.escape(url)):
+        engine.condense("When?", [(QUESTION, "Employers [1].")])
     assert time.monotonic() - started < 10
 
 
-def test_openai_server_refusal_names_the_url_and_status(
-    indexed: Settings, embeddings: LocalEmbeddings, server: ChatServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    assistant = Assistant(use_openai(monkeypatch, server.url, model="no-such-model"), embeddings=embeddings)
+def test_openai_server_refusal_names_the_url_and_status(server: ChatServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = llm.make_llm_engine(use_openai(monkeypatch, server.url, model="no-such-model"))
     with pytest.raises(AssistantError, match=rf"{re.escape(server.url)}.*404.*no-such-model not found"):
-        assistant.answer(QUESTION)
+        list(engine.stream(QUESTION, [passage("Employers pay the levy.")]))
 
 
 def test_openai_needs_a_model_name(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -367,6 +368,9 @@ def test_local_engine_answers_from_the_shipped_corpus(
     (sent,) = recorder.prompts
     assert engine.count_tokens(sent) <= 1024 - llm.LOCAL_ANSWER_TOKENS
     assert fenced(sent[1].content)
+
+    standalone = engine.condense("When did it start?", [(QUESTION, "Employers pay it [1].")])
+    assert standalone.strip() and "\n" not in standalone  # cut at the first line break
 
 
 @pytest.mark.slow
