@@ -4,7 +4,7 @@ PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
 INDEX   ?= $(or $(ASSISTANT_INDEX_DIR),index)
 
-.PHONY: install run index test lint bench browser clean
+.PHONY: install run index test lint bench benchmarks browser clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -37,8 +37,13 @@ lint: $(STAMP)
 test: $(STAMP) browser lint
 	$(PY) -m pytest -q
 
+# Indexing throughput only (a few minutes).
 bench: $(STAMP)
 	$(PY) benchmarks/indexing.py
+
+# Every benchmark; rewrites BENCHMARKS.md (about half an hour on 2 cores).
+benchmarks: $(STAMP)
+	$(PY) benchmarks/report.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -1,3 +1,5 @@
 """A document-grounded assistant for China–UK vocational education cooperation."""
 
-__all__: list[str] = []
+from assistant.answer import Answer, Source, answer, stream_answer
+
+__all__ = ["Answer", "Source", "answer", "stream_answer"]
