@@ -101,11 +101,15 @@ def index_command(docs: Path | None, index_dir: Path | None, rebuild: bool) -> N
 @_expected_errors
 def add_command(files: tuple[Path, ...], docs: Path | None, index_dir: Path | None, replace: bool) -> None:
     """Copy FILES into the documents folder and index them."""
+    from assistant.errors import DocumentExistsError
     from assistant.intake import accept_file
 
     settings = _settings(docs, index_dir)
     for file in files:
-        target = accept_file(file, settings.docs_dir, replace=replace, max_bytes=settings.max_file_bytes)
+        try:
+            target = accept_file(file, settings.docs_dir, replace=replace, max_bytes=settings.max_file_bytes)
+        except DocumentExistsError as exc:
+            raise DocumentExistsError(f"{exc}; use --replace to overwrite it") from None
         click.echo(f"copied {file} -> {target}", err=True)
     _run_sync(settings, rebuild=False)
 

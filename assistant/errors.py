@@ -13,6 +13,10 @@ class DocumentError(AssistantError):
     """One document could not be read; the message names the reason."""
 
 
+class DocumentExistsError(DocumentError):
+    """A different file of the same name is already in the documents folder."""
+
+
 class IndexStateError(AssistantError):
     """The index is missing, damaged, busy, or was built with another model."""
 

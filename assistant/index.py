@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import shutil
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -23,11 +24,20 @@ def _rebuild_hint(settings: Settings) -> str:
     return f"run `assistant index --rebuild --index {settings.index_dir}`"
 
 
+_clients: dict[str, object] = {}
+_clients_lock = threading.Lock()
+
+
 def _client(settings: Settings):  # noqa: ANN202 - a chromadb client
+    """One client per index folder per process: chromadb fails when two threads create one at once."""
     import chromadb
 
+    key = str(settings.index_dir.resolve())
     try:
-        return chromadb.PersistentClient(path=str(settings.index_dir))
+        with _clients_lock:
+            if key not in _clients:
+                _clients[key] = chromadb.PersistentClient(path=key)
+            return _clients[key]
     except Exception as exc:
         raise IndexStateError(
             f"index at {settings.index_dir} cannot be opened ({exc.__class__.__name__}: {exc}); "
@@ -113,10 +123,11 @@ def wipe(settings: Settings) -> None:
     entries = {p.name for p in folder.iterdir()} - {LOCK_FILE}
     if entries and not entries & set(INDEX_MARKERS):
         raise IndexStateError(f"{folder} does not look like an assistant index; not deleting it")
-    from chromadb.api.client import SharedSystemClient
-
-    # chromadb caches one open system per path; a stale one would outlive the files.
-    SharedSystemClient.clear_system_cache()
+    # The open client holds the database files; close it before they go.
+    with _clients_lock:
+        client = _clients.pop(str(folder.resolve()), None)
+    if client is not None:
+        client.close()
     for entry in folder.iterdir():
         if entry.name == LOCK_FILE:
             continue

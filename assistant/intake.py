@@ -7,7 +7,7 @@ import re
 import shutil
 from pathlib import Path
 
-from assistant.errors import DocumentError
+from assistant.errors import DocumentError, DocumentExistsError
 from assistant.loaders import SUPPORTED_SUFFIXES
 
 # Letters (any script), digits, and a few harmless marks; anything else becomes "_".
@@ -49,8 +49,6 @@ def accept_file(
     if target.resolve().parent != docs_dir.resolve():
         raise DocumentError(f"{target_name}: would be written outside {docs_dir}")
     if target.exists() and not replace and not filecmp.cmp(source, target, shallow=False):
-        raise DocumentError(
-            f"{target_name} already exists in {docs_dir} with other contents; use --replace to overwrite it"
-        )
+        raise DocumentExistsError(f"{target_name} already exists in {docs_dir} with other contents")
     shutil.copyfile(source, target)
     return target

@@ -1,0 +1,388 @@
+"""The Gradio chat UI: a thin layer over Assistant (answers), sync (re-index) and intake (uploads).
+
+Run ``python app.py``; ASSISTANT_HOST, ASSISTANT_PORT and ASSISTANT_AUTH (user:password) set where
+and how it listens. ``build_app()`` and ``launch()`` let tests start it on a free port.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import logging
+import os
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from assistant.answer import NOT_FOUND, Answer, Assistant, default_assistant
+from assistant.config import Settings
+from assistant.errors import AssistantError, ConfigError, DocumentExistsError, IndexStateError
+
+log = logging.getLogger("assistant.app")
+
+TITLE = "China–UK vocational education assistant"
+DESCRIPTION = (
+    "Answers questions about China–UK vocational education cooperation from its documents, citing them."
+)
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 7860
+EXAMPLES = [
+    "When did T Levels launch?",
+    "What is the UK apprenticeship levy?",
+    "What did the 2011 UK–China vocational education memorandum of understanding cover?",
+    "What was agreed in the January 2026 memorandum on vocational skills?",
+]
+# Chat requests answered at once; the rest wait in Gradio's queue. Answering is CPU-bound on the one
+# shared model: on 2 cores, benchmarks/load.py measured the same throughput for 1 to 8 (~5 answers/s).
+CHAT_CONCURRENCY = 4
+# A merged passage can be several chunks long; the collapsed source shows this much of it.
+SNIPPET_CHARS = 1200
+DOCUMENT_COLUMNS = ["file", "title", "date", "chunks"]
+# What a user sees for a failure we did not expect; the details go to the log, not the page.
+UNEXPECTED = "Something went wrong on the server; the details are in its log."
+
+
+def auth_from_env() -> tuple[str, str] | None:
+    """ASSISTANT_AUTH=user:password as Gradio's ``auth``; None when it is unset."""
+    raw = os.environ.get("ASSISTANT_AUTH", "").strip()
+    if not raw:
+        return None
+    user, sep, password = raw.partition(":")
+    if not sep or not user or not password:
+        raise ConfigError("ASSISTANT_AUTH must look like user:password")
+    return user, password
+
+
+def _port_from_env() -> int:
+    raw = os.environ.get("ASSISTANT_PORT", "").strip()
+    if not raw:
+        return DEFAULT_PORT
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise ConfigError(f"ASSISTANT_PORT={raw!r} is not a port number")
+    return int(raw)
+
+
+# --- turning chat messages into the core's (question, answer) pairs, and answers into messages ---
+
+
+def message_text(content: Any) -> str:  # noqa: ANN401 - Gradio message content comes in several shapes
+    """The text of a Chatbot message's content (a string, or a list of parts); files are ignored."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, dict):
+        return content.get("text", "") if content.get("type", "text") == "text" else ""
+    if isinstance(content, list | tuple):
+        return "\n".join(t for t in (message_text(part) for part in content) if t)
+    return ""
+
+
+def history_pairs(messages: list[dict] | None) -> list[tuple[str, str]]:
+    """Earlier turns as (question, answer) text pairs, without the collapsed sources messages."""
+    pairs: list[tuple[str, str]] = []
+    question: str | None = None
+    for message in messages or []:
+        # Sources are shown to the reader, not part of what the assistant said.
+        if (message.get("metadata") or {}).get("title"):
+            continue
+        text = message_text(message.get("content")).strip()
+        if message.get("role") == "user":
+            question = text
+        elif message.get("role") == "assistant" and question is not None:
+            pairs.append((question, text))
+            question = None
+    return pairs
+
+
+def sources_markdown(answer: Answer) -> str:
+    """Each numbered source: title, file, page, and the passage the answer was drawn from."""
+    parts = []
+    for source in answer.sources:
+        page = f", page {source.page}" if source.page else ""
+        snippet = source.snippet if len(source.snippet) <= SNIPPET_CHARS else source.snippet[:SNIPPET_CHARS] + " …"
+        # Document text is escaped: it is quoted, never rendered as markup.
+        parts.append(
+            f"**[{source.number}] {html.escape(source.title or source.path, quote=False)}**  \n"
+            f"`{html.escape(source.path, quote=False)}`{page}\n\n"
+            f"<blockquote>{html.escape(snippet, quote=False)}</blockquote>"
+        )
+    return "\n\n".join(parts)
+
+
+def answer_messages(answer: Answer) -> list[dict]:
+    """The final chat messages: the answer, then its sources collapsed under it."""
+    if not answer.found:
+        return [{"role": "assistant", "content": NOT_FOUND}]
+    return [
+        {"role": "assistant", "content": answer.text},
+        {
+            "role": "assistant",
+            "content": sources_markdown(answer),
+            # A titled message is drawn as an accordion; status "done" starts it closed.
+            "metadata": {"title": f"Sources ({len(answer.sources)})", "status": "done"},
+        },
+    ]
+
+
+def answer_json(answer: Answer) -> dict:
+    """Answer.as_dict() with each source's ``path`` named ``file``.
+
+    gradio_client takes any dict with a string "path" for a file to download, and would fail on it.
+    """
+    data = answer.as_dict()
+    data["sources"] = [{("file" if k == "path" else k): v for k, v in s.items()} for s in data["sources"]]
+    return data
+
+
+class AssistantUI:
+    """The UI's callbacks over one lazily created Assistant; core errors become gr.Error."""
+
+    def __init__(self, settings: Settings | None = None, assistant: Assistant | None = None) -> None:
+        self.settings = settings or (assistant.settings if assistant else Settings())
+        self._assistant = assistant
+        # With the environment's settings the UI shares the process-wide default Assistant, the one
+        # assistant.answer() uses, so the model and index load once per process.
+        self._shared = assistant is None and self.settings == Settings()
+        self._lock = threading.Lock()
+
+    def assistant(self) -> Assistant:
+        """The Assistant, created on first use so the page is up before the model has loaded."""
+        with self._lock:
+            if self._assistant is None:
+                self._assistant = default_assistant() if self._shared else Assistant(self.settings)
+            return self._assistant
+
+    def preload(self) -> None:
+        """Create the Assistant now; a failure is logged and shown again when someone asks."""
+        try:
+            self.assistant()
+        except Exception as exc:  # noqa: BLE001 - a background warm-up must not kill the server
+            log.warning("could not load the assistant yet: %s", exc)
+
+    def chat(self, message: str, history: list[dict]) -> Iterator[str | list[dict]]:
+        """Stream the answer to ``message``; the last update adds its collapsed sources."""
+        with _user_errors("chat"):
+            shown = ""
+            for item in self.assistant().stream(message, history_pairs(history)):
+                if isinstance(item, Answer):
+                    yield answer_messages(item)
+                else:
+                    shown += item
+                    yield shown
+
+    def ask(self, question: str, history: list[list[str]] | None = None) -> dict:
+        """Answer a question from the documents: {text, found, query, sources: [{number, file, title, page,
+        snippet, score}]}. ``history`` is earlier [question, answer] pairs, for follow-up questions."""
+        with _user_errors("ask"):
+            pairs = [(str(q), str(a)) for q, a in history or []]
+            return answer_json(self.assistant().answer(question, pairs))
+
+    def documents(self) -> tuple[list[list], str]:
+        """The indexed documents as table rows, and a line saying how many (or why there are none)."""
+        from assistant.index import list_documents
+
+        try:
+            indexed = list_documents(self.assistant().retriever.store)
+            rows = [[d.source, d.title, d.date or "", d.chunks] for d in indexed]
+        except IndexStateError as exc:
+            return [], f"No index yet: {exc}. Add documents and press Re-index."
+        except AssistantError as exc:
+            return [], str(exc)
+        return rows, f"{len(rows)} documents indexed from `{self.settings.docs_dir}`."
+
+    def upload(self, files: list[str] | None, replace: bool) -> str:
+        """Copy uploaded files into the documents folder under safe names; refusals are listed."""
+        from assistant.intake import accept_file
+
+        saved, refused = [], []
+        for file in files or []:
+            # Gradio keeps the browser's file name (minus any path) as the upload's own name.
+            path = Path(file)
+            try:
+                target = accept_file(
+                    path, self.settings.docs_dir, name=path.name, replace=replace,
+                    max_bytes=self.settings.max_file_bytes,
+                )
+            except DocumentExistsError as exc:
+                refused.append(f"refused: {exc}; tick “Replace existing files” to overwrite it")
+                continue
+            except AssistantError as exc:
+                refused.append(f"refused: {exc}")
+                continue
+            renamed = f" (from {path.name})" if target.name != path.name else ""
+            saved.append(f"saved: {target.name}{renamed}")
+        if not saved and refused:
+            raise gr.Error("\n".join(refused))
+        if not saved:
+            raise gr.Error("Choose one or more files to upload first.")
+        for line in refused:
+            gr.Warning(line)
+        return "\n".join([*saved, *refused, "Press Re-index to make the new documents searchable."])
+
+    def reindex(self, progress: gr.Progress = gr.Progress()) -> tuple[str, list[list], str]:  # noqa: B008 - Gradio's idiom
+        """Sync the index with the documents folder, showing progress; ends with the summary line."""
+        from assistant.sync import sync
+
+        def on_chunks(done: int, total: int) -> None:
+            progress((done, total), desc="Embedding chunks", unit="chunks")
+
+        progress(0, desc="Reading documents")
+        with _user_errors("re-index"):
+            # The same embedding model as the Assistant's: load_embeddings keeps one per process.
+            report = sync(self.settings, on_chunks=on_chunks)
+        lines = [report.summary(), *(f"failed: {name}: {reason}" for name, reason in report.failed)]
+        rows, note = self.documents()
+        return "\n".join(lines), rows, note
+
+
+@contextlib.contextmanager
+def _user_errors(action: str) -> Iterator[None]:
+    """Core errors reach the user as gr.Error with their message; anything else is logged, not shown."""
+    try:
+        yield
+    except gr.Error:
+        raise
+    except AssistantError as exc:
+        log.info("%s refused: %s", action, exc)
+        raise gr.Error(str(exc)) from None
+    except Exception:
+        log.exception("%s failed", action)
+        raise gr.Error(UNEXPECTED) from None
+
+
+def build_app(
+    settings: Settings | None = None, assistant: Assistant | None = None, *, preload: bool = False
+) -> gr.Blocks:
+    """The whole UI: a Chat tab, a Documents tab, and the /ask API endpoint.
+
+    ``preload`` starts loading the model and index in the background, so the first question does
+    not wait for it; otherwise that happens on first use.
+    """
+    ui = AssistantUI(settings, assistant)
+    if preload:
+        threading.Thread(target=ui.preload, name="preload-assistant", daemon=True).start()
+    supported = ", ".join(_supported_suffixes())
+    with gr.Blocks(title=TITLE, analytics_enabled=False) as app:
+        gr.Markdown(f"# {TITLE}\n{DESCRIPTION}")
+        with gr.Tab("Chat"):
+            chatbot = gr.Chatbot(
+                label="Conversation",
+                height=520,
+                placeholder="Ask about China–UK vocational education cooperation, or pick an example.",
+                buttons=["copy"],
+                feedback_options=None,
+            )
+            chat = gr.ChatInterface(
+                ui.chat,
+                chatbot=chatbot,
+                examples=EXAMPLES,
+                api_name="chat",
+                concurrency_limit=CHAT_CONCURRENCY,
+                fill_height=False,
+                analytics_enabled=False,
+            )
+            clear = gr.Button("Clear chat", variant="secondary", size="sm")
+            # Both the shown conversation and the history the next question is condensed with.
+            clear.click(lambda: ([], []), None, [chat.chatbot, chat.chatbot_state], queue=False,
+                        api_visibility="private")
+        with gr.Tab("Documents"):
+            note = gr.Markdown()
+            table = gr.Dataframe(
+                headers=DOCUMENT_COLUMNS, datatype=["str", "str", "str", "number"], interactive=False,
+                label="Indexed documents", wrap=True, column_widths=["32%", "50%", "10%", "8%"], max_height=360,
+            )
+            with gr.Row():
+                files = gr.File(
+                    label=f"Add documents ({supported}; up to {ui.settings.max_file_mb:g} MB each)",
+                    file_count="multiple", type="filepath",
+                )
+                with gr.Column():
+                    replace = gr.Checkbox(label="Replace existing files of the same name", value=False)
+                    upload = gr.Button("Add to documents folder")
+                    reindex = gr.Button("Re-index", variant="primary")
+                    result = gr.Textbox(label="Result", lines=4, interactive=False)
+            upload.click(ui.upload, [files, replace], [result], api_name="upload", concurrency_limit=1)
+            # One sync at a time per index: the core's writer lock would refuse a second anyway.
+            reindex.click(ui.reindex, None, [result, table, note], api_name="reindex", concurrency_limit=1)
+        app.load(ui.documents, None, [table, note], api_name="documents", queue=False)
+        gr.api(ui.ask, api_name="ask", concurrency_limit=CHAT_CONCURRENCY)
+    return app
+
+
+def _supported_suffixes() -> tuple[str, ...]:
+    from assistant.loaders import SUPPORTED_SUFFIXES
+
+    return SUPPORTED_SUFFIXES
+
+
+def launch(
+    app: gr.Blocks,
+    settings: Settings | None = None,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    auth: tuple[str, str] | None = None,
+    prevent_thread_lock: bool = False,
+) -> str:
+    """Serve ``app`` (host and port default to ASSISTANT_HOST / ASSISTANT_PORT); returns its local URL."""
+    settings = settings or Settings()
+    app.queue(default_concurrency_limit=CHAT_CONCURRENCY)
+    _, url, _ = app.launch(
+        server_name=host or os.environ.get("ASSISTANT_HOST", "").strip() or DEFAULT_HOST,
+        server_port=port or _port_from_env(),
+        auth=auth,
+        auth_message="Sign in to ask about China–UK vocational education cooperation.",
+        # Oversized uploads are refused by the server before they reach the documents folder.
+        max_file_size=settings.max_file_bytes,
+        prevent_thread_lock=prevent_thread_lock,
+        show_error=False,
+        quiet=prevent_thread_lock,
+    )
+    return url
+
+
+def build_index(settings: Settings, echo: Callable[[str], None] = print) -> None:
+    """Build the index from the documents folder, with a progress bar in the terminal."""
+    from tqdm import tqdm
+
+    from assistant.sync import sync
+
+    echo(f"No index at {settings.index_dir}: building it from {settings.docs_dir} ...")
+    bar = tqdm(total=0, unit="chunk", desc="embedding", file=sys.stderr, leave=False, disable=None)
+
+    def progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.update(done - bar.n)
+
+    try:
+        report = sync(settings, on_chunks=progress)
+    finally:
+        bar.close()
+    echo(report.summary())
+    for source, reason in report.failed:
+        echo(f"failed: {source}: {reason}")
+
+
+def main() -> None:
+    """Start the UI, building the index first if there is none."""
+    from assistant.index import INDEX_MARKERS
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Gradio checks its own server over HTTP; one log line per such request is noise.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    try:
+        settings = Settings()
+        auth = auth_from_env()
+        if not (settings.index_dir / INDEX_MARKERS[0]).is_file():
+            build_index(settings)
+        launch(build_app(settings, preload=True), settings, auth=auth)
+    except AssistantError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

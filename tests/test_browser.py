@@ -1,0 +1,117 @@
+"""The chat page in a real headless Chromium: ask, watch the answer stream in, open its sources."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support import expected_conditions as ready
+from selenium.webdriver.support.ui import WebDriverWait
+
+import app
+from assistant.config import Settings
+from assistant.embeddings import LocalEmbeddings
+from assistant.sync import sync
+from tests.conftest import REPO, SHIPPED_DOCS
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+# Screenshots land here for people to look at; the folder is git-ignored.
+OUTPUT = REPO / "test-output"
+WAIT_SECONDS = 60
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not (CHROMIUM.is_file() and CHROMEDRIVER.is_file()),
+        reason=f"needs {CHROMIUM} and {CHROMEDRIVER} (Debian's chromium and chromium-driver; `make browser`)",
+    ),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def url(tmp_path_factory: pytest.TempPathFactory, embeddings: LocalEmbeddings) -> Iterator[str]:
+    """The shipped corpus indexed in a temp folder and the app serving it on a free port."""
+    root = tmp_path_factory.mktemp("browser")
+    settings = Settings(docs_dir=root / "documents", index_dir=root / "index")
+    shutil.copytree(SHIPPED_DOCS, settings.docs_dir)
+    sync(settings, embeddings=embeddings)
+    ui = app.build_app(settings)
+    yield app.launch(ui, settings, host="127.0.0.1", port=free_port(), prevent_thread_lock=True)
+    ui.close()
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[WebDriver]:
+    options = webdriver.ChromeOptions()
+    for flag in (
+        "--headless=new --no-sandbox --disable-gpu --disable-dev-shm-usage --disable-background-networking "
+        "--disable-component-update --disable-sync --no-first-run --window-size=1280,1000"
+    ).split():
+        options.add_argument(flag)
+    # A fresh profile: no state from earlier runs or other users of this machine.
+    options.add_argument(f"--user-data-dir={tmp_path / 'chromium-profile'}")
+    options.binary_location = str(CHROMIUM)
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    yield driver
+    driver.quit()
+
+
+def test_ask_in_the_browser_and_open_the_sources(url: str, browser: WebDriver) -> None:
+    # Streaming re-renders the messages, so elements are found afresh each time and a stale one is retried.
+    wait = WebDriverWait(browser, WAIT_SECONDS, ignored_exceptions=(StaleElementReferenceException,))
+
+    def chat_text() -> str:
+        return browser.find_element(By.CSS_SELECTOR, "[role='log']").text
+
+    def click(xpath: str) -> bool:
+        browser.find_element(By.XPATH, xpath).click()
+        return True
+
+    browser.get(url)
+    # The page is drawn by JavaScript: wait for it rather than reading the bare HTML shell.
+    box = wait.until(ready.element_to_be_clickable((By.CSS_SELECTOR, "textarea[data-testid='textbox']")))
+    wait.until(ready.title_is(app.TITLE))
+    assert app.DESCRIPTION in browser.find_element(By.TAG_NAME, "body").text
+    assert app.EXAMPLES[0] in chat_text(), "example questions are offered while the chat is empty"
+    box.send_keys("When did T Levels launch?")
+    box.send_keys(Keys.ENTER)
+
+    wait.until(lambda _: "September 2020" in chat_text())
+    # The sources come with the last streamed update, collapsed under the answer.
+    sources = "//*[contains(@class,'thought-group')]//*[@role='button'][contains(., 'Sources (')]"
+    wait.until(ready.element_to_be_clickable((By.XPATH, sources)))
+    assert "t-levels.md" not in chat_text(), "sources start collapsed"
+    wait.until(lambda _: click(sources))
+    wait.until(lambda _: "t-levels.md" in chat_text())
+    shown = chat_text()
+    assert "T Levels launched in September 2020" in shown.split("t-levels.md", 1)[1]
+    assert "&#" not in shown and "&amp;" not in shown, "document text is shown, not its escapes"
+
+    OUTPUT.mkdir(exist_ok=True)
+    shot = OUTPUT / "browser-chat.png"
+    assert browser.save_screenshot(str(shot))
+    assert shot.stat().st_size > 10_000
+
+    wait.until(lambda _: click("//button[normalize-space()='Clear chat']"))
+    wait.until(lambda _: "September 2020" not in chat_text())
+    # The examples come back with the empty chat, and clicking one asks it.
+    example = f"//button[contains(., '{app.EXAMPLES[1]}')]"
+    wait.until(ready.element_to_be_clickable((By.XPATH, example)))
+    wait.until(lambda _: click(example))
+    wait.until(lambda _: "6 April 2017" in chat_text())
