@@ -15,7 +15,7 @@ from assistant.text import has_cjk, tokens, word_count
 MAX_WORDS = 80
 MAX_SENTENCES = 3
 # A further sentence must score this share of the best one to join the answer.
-KEEP_RATIO = 0.8
+KEEP_RATIO = 0.7
 # Near-duplicates (the corpus often says a thing twice) add nothing.
 DUPLICATE_SIMILARITY = 0.85
 LEXICAL_WEIGHT = 0.6
