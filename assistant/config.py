@@ -9,6 +9,7 @@ from pathlib import Path
 from assistant.errors import ConfigError
 
 COLLECTION_NAME = "documents"
+MB = 1024 * 1024  # ASSISTANT_MAX_FILE_MB counts in these
 LLM_ENGINES = ("extractive", "openai", "local")
 RECORD_DB_FILE = "records.sqlite"
 # all-MiniLM-L6-v2 reads 256 word pieces; two go to [CLS] and [SEP].
@@ -75,4 +76,4 @@ class Settings:
 
     @property
     def max_file_bytes(self) -> int:
-        return int(self.max_file_mb * 1024 * 1024)
+        return int(self.max_file_mb * MB)

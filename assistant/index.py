@@ -90,12 +90,17 @@ def open_store(
 def record_manager(settings: Settings):  # noqa: ANN201 - a LangChain SQLRecordManager
     """LangChain's SQL record manager, kept inside the index folder."""
     from langchain_classic.indexes import SQLRecordManager
+    from sqlalchemy.exc import SQLAlchemyError
 
-    manager = SQLRecordManager(
-        f"chroma/{COLLECTION_NAME}",
-        db_url=f"sqlite:///{(settings.index_dir / RECORD_DB_FILE).resolve()}",
-    )
-    manager.create_schema()
+    path = (settings.index_dir / RECORD_DB_FILE).resolve()
+    try:
+        manager = SQLRecordManager(f"chroma/{COLLECTION_NAME}", db_url=f"sqlite:///{path}")
+        manager.create_schema()
+        manager.list_keys(limit=1)  # a damaged file fails here, not halfway through a sync
+    except SQLAlchemyError as exc:
+        raise IndexStateError(
+            f"record file {path} is damaged ({exc.__class__.__name__}); {_rebuild_hint(settings)}"
+        ) from None
     return manager
 
 

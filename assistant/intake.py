@@ -7,6 +7,7 @@ import re
 import shutil
 from pathlib import Path
 
+from assistant.config import MB
 from assistant.errors import DocumentError, DocumentExistsError
 from assistant.loaders import SUPPORTED_SUFFIXES
 
@@ -42,7 +43,7 @@ def accept_file(
     if not source.is_file():
         raise DocumentError(f"{source}: no such file")
     if max_bytes is not None and source.stat().st_size > max_bytes:
-        raise DocumentError(f"{target_name}: over the {max_bytes / 1e6:.1f} MB size cap")
+        raise DocumentError(f"{target_name}: over the {max_bytes / MB:.3g} MB size cap")
     docs_dir.mkdir(parents=True, exist_ok=True)
     target = docs_dir / target_name
     # Belt and braces: the resolved target must sit directly in the documents folder.

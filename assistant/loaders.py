@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 
 import yaml
 from langchain_core.documents import Document
 
+from assistant.config import MB
 from assistant.errors import DocumentError
 
 FRONT_MATTER_KEYS = ("title", "source", "date")
+MAX_META_CHARS = 300
 
 
 def _read_utf8(path: Path) -> str:
@@ -39,7 +42,9 @@ def _split_front_matter(text: str) -> tuple[dict, str]:
     if not isinstance(meta, dict):
         return {}, text
     _, _, body = body.partition("\n")
-    return {k: str(meta[k]) for k in FRONT_MATTER_KEYS if meta.get(k) is not None}, body
+    # Plain values only, kept short: a list or mapping (a YAML alias bomb) is never stringified.
+    plain = (str, int, float, dt.date)
+    return {k: str(meta[k])[:MAX_META_CHARS] for k in FRONT_MATTER_KEYS if isinstance(meta.get(k), plain)}, body
 
 
 def _load_text(path: Path) -> list[Document]:
@@ -102,7 +107,7 @@ def load_file(path: Path, root: Path, max_bytes: int) -> list[Document]:
     if size == 0:
         raise DocumentError("empty file")
     if size > max_bytes:
-        raise DocumentError(f"{size / 1e6:.1f} MB is over the {max_bytes / 1e6:.1f} MB size cap")
+        raise DocumentError(f"{size / MB:.3g} MB is over the {max_bytes / MB:.3g} MB size cap")
     try:
         docs = loader(path)
     except DocumentError:
