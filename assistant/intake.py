@@ -43,7 +43,7 @@ def accept_file(
     if not source.is_file():
         raise DocumentError(f"{source}: no such file")
     if max_bytes is not None and source.stat().st_size > max_bytes:
-        raise DocumentError(f"{target_name}: over the {max_bytes / MB:.3g} MB size cap")
+        raise DocumentError(f"{target_name}: over the {max_bytes / MB:.2g} MB size cap")
     docs_dir.mkdir(parents=True, exist_ok=True)
     target = docs_dir / target_name
     # Belt and braces: the resolved target must sit directly in the documents folder.

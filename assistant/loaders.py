@@ -107,7 +107,7 @@ def load_file(path: Path, root: Path, max_bytes: int) -> list[Document]:
     if size == 0:
         raise DocumentError("empty file")
     if size > max_bytes:
-        raise DocumentError(f"{size / MB:.3g} MB is over the {max_bytes / MB:.3g} MB size cap")
+        raise DocumentError(f"{size / MB:.3g} MB is over the {max_bytes / MB:.2g} MB size cap")
     try:
         docs = loader(path)
     except DocumentError:

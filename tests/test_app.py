@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,8 +18,7 @@ from assistant.answer import NOT_FOUND, Answer, Source
 from assistant.config import Settings
 from assistant.embeddings import LocalEmbeddings
 from assistant.errors import ConfigError
-from assistant.sync import sync
-from tests.conftest import SHIPPED_DOCS
+from tests.serving import free_port, serving_shipped_corpus
 
 pytestmark = pytest.mark.slow
 
@@ -36,12 +33,6 @@ Apprentices spend two years in Tianjin workshops and six months at a Sheffield d
 """
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @dataclass
 class Served:
     url: str
@@ -53,13 +44,8 @@ class Served:
 def served(tmp_path_factory: pytest.TempPathFactory, embeddings: LocalEmbeddings) -> Iterator[Served]:
     """The shipped corpus indexed in a temp folder and the app serving it on a free port."""
     root = tmp_path_factory.mktemp("app")
-    settings = Settings(docs_dir=root / "documents", index_dir=root / "index")
-    shutil.copytree(SHIPPED_DOCS, settings.docs_dir)
-    sync(settings, embeddings=embeddings)
-    ui = app.build_app(settings)
-    url = app.launch(ui, settings, host="127.0.0.1", port=free_port(), prevent_thread_lock=True)
-    yield Served(url, settings, root)
-    ui.close()
+    with serving_shipped_corpus(root, embeddings) as (url, settings):
+        yield Served(url, settings, root)
 
 
 @pytest.fixture
@@ -290,7 +276,7 @@ def test_upload_refuses_files_over_the_size_cap(tmp_path: Path) -> None:
     settings = Settings(docs_dir=tmp_path / "documents", index_dir=tmp_path / "index", max_file_mb=0.001)
     big = tmp_path / "big.md"
     big.write_text("word " * 1000, encoding="utf-8")
-    with pytest.raises(gr.Error, match="over the 0.0 MB size cap"):
+    with pytest.raises(gr.Error, match="over the 0.001 MB size cap"):
         app.AssistantUI(settings).upload([str(big)], False)
     assert not (settings.docs_dir / "big.md").exists()
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,10 +16,9 @@ from selenium.webdriver.support import expected_conditions as ready
 from selenium.webdriver.support.ui import WebDriverWait
 
 import app
-from assistant.config import Settings
 from assistant.embeddings import LocalEmbeddings
-from assistant.sync import sync
-from tests.conftest import REPO, SHIPPED_DOCS
+from tests.conftest import REPO
+from tests.serving import serving_shipped_corpus
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -38,22 +35,11 @@ pytestmark = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def url(tmp_path_factory: pytest.TempPathFactory, embeddings: LocalEmbeddings) -> Iterator[str]:
     """The shipped corpus indexed in a temp folder and the app serving it on a free port."""
-    root = tmp_path_factory.mktemp("browser")
-    settings = Settings(docs_dir=root / "documents", index_dir=root / "index")
-    shutil.copytree(SHIPPED_DOCS, settings.docs_dir)
-    sync(settings, embeddings=embeddings)
-    ui = app.build_app(settings)
-    yield app.launch(ui, settings, host="127.0.0.1", port=free_port(), prevent_thread_lock=True)
-    ui.close()
+    with serving_shipped_corpus(tmp_path_factory.mktemp("browser"), embeddings) as (url, _):
+        yield url
 
 
 @pytest.fixture
