@@ -40,7 +40,10 @@ def main() -> None:
         assistant = Assistant(settings)
 
         def best(items: list) -> np.ndarray:
-            return np.array([max(p.relevance for p in assistant.retriever.search(q.text)) for q in items])
+            # A question sharing no word with the index retrieves nothing: relevance 0.
+            return np.array(
+                [max((p.relevance for p in assistant.retriever.search(q.text)), default=0.0) for q in items]
+            )
 
         answerable = best(spread([q for q in questions if q.source in indexed], args.questions))
         held_out = best(spread([q for q in questions if q.source not in indexed], args.questions))

@@ -7,6 +7,7 @@ every table with the command that produced it.
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import subprocess
@@ -18,18 +19,25 @@ import psutil
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO.parent / "shared" / "bench-data"
 EN, ZH = DATA / "xquad.en.json", DATA / "xquad.zh.json"
-RUNS = [
-    ("XQuAD English, with the LangChain-tutorial baseline and BM25 alone",
-     ["assistant", "eval", str(EN), "--baseline", "--negatives", str(ZH)]),
-    ("XQuAD Chinese: Chinese questions against the Chinese articles",
-     ["assistant", "eval", str(ZH), "--baseline", "--negatives", str(EN)]),
-    ("Answer gate calibration, English (every other article indexed; questions about the others must be declined)",
-     [sys.executable, "benchmarks/calibrate_gate.py", str(EN)]),
-    ("Answer gate calibration, Chinese",
-     [sys.executable, "benchmarks/calibrate_gate.py", str(ZH)]),
-    ("Indexing throughput and no-change re-index",
-     [sys.executable, "benchmarks/indexing.py", "--data", str(EN)]),
-]
+
+
+def runs(limit: list[str]) -> list[tuple[str, list[str]]]:
+    return [
+        (
+            "XQuAD English, with the LangChain-tutorial baseline and BM25 alone",
+            ["assistant", "eval", str(EN), *limit, "--baseline", "--negatives", str(ZH)],
+        ),
+        (
+            "XQuAD Chinese: Chinese questions against the Chinese articles",
+            ["assistant", "eval", str(ZH), *limit, "--baseline", "--negatives", str(EN)],
+        ),
+        (
+            "Answer gate calibration, English (every other article indexed; questions about the rest must be declined)",
+            [sys.executable, "benchmarks/calibrate_gate.py", str(EN)],
+        ),
+        ("Answer gate calibration, Chinese", [sys.executable, "benchmarks/calibrate_gate.py", str(ZH)]),
+        ("Indexing throughput and no-change re-index", [sys.executable, "benchmarks/indexing.py", "--data", str(EN)]),
+    ]
 
 
 def _shown(command: list[str]) -> str:
@@ -37,6 +45,9 @@ def _shown(command: list[str]) -> str:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--limit", type=int, help="ask only N questions per evaluation (spread evenly)")
+    args = parser.parse_args()
     venv_bin = Path(sys.executable).parent
     env = os.environ | {"PATH": f"{venv_bin}{os.pathsep}{os.environ['PATH']}", "TQDM_DISABLE": "1"}
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout
@@ -54,7 +65,7 @@ def main() -> None:
         "declined; `negatives_declined` the other file's questions declined; `query_p50_ms` retrieval plus "
         "answer for ours, retrieval alone for the others.",
     ]
-    for title, command in RUNS:
+    for title, command in runs(["--limit", str(args.limit)] if args.limit else []):
         print(f"running: {_shown(command)}", file=sys.stderr)
         out = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, check=True).stdout
         lines += ["", f"## {title}", "", f"`{_shown(command)}`", "", "```", out.strip(), "```"]
