@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from langchain_core.documents import Document
 from langchain_core.indexing import index
@@ -38,12 +39,14 @@ class SyncReport:
         )
 
 
-def load_folder(settings: Settings, splitter) -> tuple[list[Document], list[tuple[str, str]]]:  # noqa: ANN001
+def load_folder(
+    settings: Settings, paths: list[Path], splitter  # noqa: ANN001
+) -> tuple[list[Document], list[tuple[str, str]]]:
     """Every readable document's chunks, and (file, reason) for each one that failed."""
     root = settings.docs_dir
     chunks: list[Document] = []
     failed: list[tuple[str, str]] = []
-    for path in discover(root):
+    for path in paths:
         source = path.relative_to(root).as_posix()
         try:
             chunks.extend(split_documents(load_file(path, root, settings.max_file_bytes), splitter))
@@ -86,7 +89,9 @@ def sync(
         if rebuild:
             wipe(settings)
         splitter = make_splitter(embeddings.tokenizer, settings.chunk_tokens, settings.chunk_overlap)
-        chunks, failed = load_folder(settings, splitter)
+        # One listing of the folder serves both loading and spotting deleted files.
+        paths = discover(settings.docs_dir)
+        chunks, failed = load_folder(settings, paths, splitter)
         report = SyncReport(failed=failed)
         done = 0
 
@@ -109,7 +114,7 @@ def sync(
             batch_size=INDEX_BATCH_SIZE,
             key_encoder="sha256",
         )
-        on_disk = {p.relative_to(settings.docs_dir).as_posix() for p in discover(settings.docs_dir)}
+        on_disk = {p.relative_to(settings.docs_dir).as_posix() for p in paths}
         for source in set(before) - on_disk:
             keys = manager.list_keys(group_ids=[source])
             store.delete(list(before[source] | set(keys)))
