@@ -12,18 +12,16 @@ $(STAMP): pyproject.toml
 	# torch first, pinned to the CPU build: a plain `torch` requirement (sentence-transformers
 	# asks for one) would otherwise pull a multi-GB CUDA build.
 	$(PY) -m pip install torch==2.13.0
-	$(PY) -m pip install -e '.[local,test]'
+	$(PY) -m pip install -e '.[local,server,test]'
 	touch $(STAMP)
 
 install: $(STAMP)
 
-$(INDEX)/chroma.sqlite3: | $(STAMP)
-	$(VENV)/bin/assistant index --index $(INDEX)
-
 index: $(STAMP)
 	$(VENV)/bin/assistant index --index $(INDEX)
 
-run: $(STAMP) $(INDEX)/chroma.sqlite3
+# The app builds the index first when there is none (in index/, or in the Chroma server).
+run: $(STAMP)
 	$(PY) app.py
 
 # Debian's Chromium and its driver for the browser test (a no-op where they are installed).

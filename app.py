@@ -185,7 +185,8 @@ class AssistantUI:
         from assistant.index import list_documents
 
         try:
-            indexed = list_documents(self.assistant().retriever.store)
+            with self.assistant().retriever.reading() as (store, _):
+                indexed = list_documents(store)
             rows = [[d.source, d.title, d.date or "", d.chunks] for d in indexed]
         except IndexStateError as exc:
             return [], f"No index yet: {exc}. Add documents and press Re-index."
@@ -368,7 +369,7 @@ def build_index(settings: Settings, echo: Callable[[str], None] = print) -> None
 
 def main() -> None:
     """Start the UI, building the index first if there is none."""
-    from assistant.index import INDEX_MARKERS
+    from assistant.index import index_exists
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # Gradio checks its own server over HTTP; one log line per such request is noise.
@@ -376,7 +377,7 @@ def main() -> None:
     try:
         settings = Settings()
         auth = auth_from_env()
-        if not (settings.index_dir / INDEX_MARKERS[0]).is_file():
+        if not index_exists(settings):
             build_index(settings)
         launch(build_app(settings, preload=True), settings, auth=auth)
     except AssistantError as exc:

@@ -12,7 +12,6 @@ from typing import Protocol
 from assistant.config import Settings
 from assistant.embeddings import LocalEmbeddings, load_embeddings
 from assistant.errors import QuestionError
-from assistant.index import open_store
 from assistant.retrieval import HybridRetriever, Passage
 
 NOT_FOUND = "I could not find this in the documents."
@@ -125,9 +124,7 @@ class Assistant:
     ) -> None:
         self.settings = settings or Settings()
         self.embeddings = embeddings or load_embeddings(self.settings.embedding_model)
-        self.retriever = retriever or HybridRetriever(
-            open_store(self.settings, self.embeddings), self.embeddings, k=self.settings.top_k
-        )
+        self.retriever = retriever or HybridRetriever(self.settings, self.embeddings)
         if engine is None:
             from assistant.engines import make_engine
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import re
+import socket
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from assistant.errors import ConfigError
 
-COLLECTION_NAME = "documents"
+DEFAULT_COLLECTION = "documents"
 MB = 1024 * 1024  # ASSISTANT_MAX_FILE_MB counts in these
 LLM_ENGINES = ("extractive", "openai", "local")
 RECORD_DB_FILE = "records.sqlite"
@@ -31,6 +34,10 @@ def _env_number(name: str, default: float, kind: type = int) -> float:
     if value <= 0:
         raise ConfigError(f"{name}={raw!r} must be positive")
     return value
+
+
+def _optional(name: str) -> str | None:
+    return os.environ.get(name, "").strip() or None
 
 
 @dataclass(frozen=True)
@@ -60,7 +67,27 @@ class Settings:
     # The LLM's context window in tokens; retrieved passages are packed to fit inside it.
     llm_context_tokens: int = field(default_factory=lambda: _env_number("ASSISTANT_LLM_CONTEXT_TOKENS", 4096))
 
+    # Server mode: the index lives in this Chroma server instead of index_dir (see README "Scaling out").
+    chroma_url: str | None = field(default_factory=lambda: _optional("ASSISTANT_CHROMA_URL"))
+    chroma_token: str | None = field(default_factory=lambda: _optional("ASSISTANT_CHROMA_TOKEN"))
+    # Seconds any one request to the Chroma server may take before it is reported as unreachable.
+    chroma_timeout: float = field(default_factory=lambda: _env_number("ASSISTANT_CHROMA_TIMEOUT", 30.0, float))
+    collection: str = field(default_factory=lambda: _env("ASSISTANT_COLLECTION", DEFAULT_COLLECTION))
+    # A SQLAlchemy URL for the indexing record manager; None means records.sqlite in index_dir.
+    record_db: str | None = field(default_factory=lambda: _optional("ASSISTANT_RECORD_DB"))
+    # Which documents this indexer owns in a shared collection (see `scope`); None picks the default.
+    index_scope: str | None = field(default_factory=lambda: _optional("ASSISTANT_INDEX_SCOPE"))
+
     def __post_init__(self) -> None:
+        if self.chroma_url:
+            parts = urllib.parse.urlsplit(self.chroma_url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ConfigError(f"ASSISTANT_CHROMA_URL={self.chroma_url!r} is not an http(s)://host[:port] URL")
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{1,500}[A-Za-z0-9]", self.collection):
+            raise ConfigError(
+                f"ASSISTANT_COLLECTION={self.collection!r}: use 3-502 letters, digits, '.', '_' or '-', "
+                "starting and ending with a letter or digit"
+            )
         if self.llm not in LLM_ENGINES:
             raise ConfigError(f"ASSISTANT_LLM={self.llm!r} is not one of {', '.join(LLM_ENGINES)}")
         if self.chunk_tokens > MODEL_MAX_TOKENS - 2:
@@ -73,6 +100,20 @@ class Settings:
                 f"chunk overlap {self.chunk_overlap} must be smaller than chunk size "
                 f"{self.chunk_tokens}"
             )
+
+    @property
+    def scope(self) -> str | None:
+        """The documents this indexer owns: re-indexing adds, replaces and deletes only those.
+
+        An embedded index belongs to one documents folder, so it needs none. In a shared server
+        collection, each machine's documents folder is its own scope, so one indexer never deletes
+        another's documents as "removed from the folder".
+        """
+        if self.index_scope:
+            return self.index_scope
+        if self.chroma_url:
+            return f"{socket.gethostname()}:{self.docs_dir.resolve()}"
+        return None
 
     @property
     def max_file_bytes(self) -> int:

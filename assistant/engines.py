@@ -18,7 +18,7 @@ def make_engine(settings: Settings, embeddings: LocalEmbeddings, retriever: Hybr
         return ExtractiveEngine(
             embeddings,
             lambda words, text: retriever.lexical().coverage(words, text),
-            retriever.store.sentences_of,
+            retriever.sentences_of,
         )
     from assistant import llm
 

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
-from langchain_chroma import Chroma
 
+from assistant.chunkstore import ChunkStore
+from assistant.config import Settings
+from assistant.connection import Connection, connect, current_sync
 from assistant.embeddings import LocalEmbeddings
+from assistant.index import open_store
 from assistant.text import has_cjk, tokens
 
 DEFAULT_K = 5
@@ -83,39 +89,66 @@ def _merge_text(first: str, second: str) -> str:
 
 
 class HybridRetriever:
-    """Dense plus BM25 retrieval; the lexical side follows the index as it is re-synced."""
+    """Dense plus BM25 retrieval; both sides follow the index as it is re-synced, by any process."""
 
-    def __init__(self, store: Chroma, embeddings: LocalEmbeddings, *, k: int = DEFAULT_K) -> None:
-        self.store, self.embeddings, self.k = store, embeddings, k
+    def __init__(self, settings: Settings, embeddings: LocalEmbeddings, *, k: int | None = None) -> None:
+        self.settings, self.embeddings, self.k = settings, embeddings, k or settings.top_k
+        self._store: ChunkStore | None = None
+        self._opened: tuple | None = None  # (connection, generation) the store was opened on
         self._lexical: LexicalIndex | None = None
         self._stamp: tuple | None = None
         self._lock = threading.Lock()
+        open_store(settings, embeddings)  # fail now, with a clear message, if there is no usable index
 
-    def _collection(self):  # noqa: ANN202
-        # Fetched afresh: another process may have re-synced the index since we opened it.
-        return self.store._client.get_collection(self.store._collection.name)
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[tuple[ChunkStore, LexicalIndex]]:
+        """The store and BM25 side as of the latest finished sync; neither closes during the block."""
+        connection = connect(self.settings)
+        with connection.reading() as client:
+            latest = current_sync(client.get_collection(self.settings.collection))
+        connection.catch_up(latest)
+        with connection.reading() as client:
+            yield self._refreshed(connection, client)
 
-    def lexical(self) -> LexicalIndex:
-        collection = self._collection()
-        stamp = ((collection.metadata or {}).get("last_sync"), collection.count())
+    def _refreshed(self, connection: Connection, client: Any) -> tuple[ChunkStore, LexicalIndex]:  # noqa: ANN401
         with self._lock:
+            if self._opened != (connection, connection.generation):
+                self._store = open_store(self.settings, self.embeddings)
+                self._opened = (connection, connection.generation)
+            collection = client.get_collection(self.settings.collection)
+            # A server shows another machine's chunks as they are written; an embedded client
+            # only after it reopened, so there the BM25 side waits for the sync to finish too.
+            stamp = (current_sync(collection), self._opened, None if connection.embedded else collection.count())
             if self._lexical is None or stamp != self._stamp:
                 data = collection.get(include=["documents", "metadatas"])
                 self._lexical = LexicalIndex(data["ids"], data["documents"], data["metadatas"])
                 self._stamp = stamp
-            return self._lexical
+            return self._store, self._lexical
+
+    def lexical(self) -> LexicalIndex:
+        """The BM25 side (and its word weights) as of the latest search."""
+        if self._lexical is None:
+            with self.reading() as (_, lexical):
+                return lexical
+        return self._lexical
+
+    def sentences_of(self, chunk_ids: list[str]) -> dict[str, list[tuple[str, Any]]]:
+        with self.reading() as (store, _):
+            return store.sentences_of(chunk_ids)
 
     def search(self, query: str, k: int | None = None) -> list[Passage]:
         """The ``k`` best passages for ``query``, best first."""
-        k = k or self.k
-        lexical = self.lexical()
+        with self.reading() as (store, lexical):
+            return self._search(store, lexical, query, k or self.k)
+
+    def _search(self, store: ChunkStore, lexical: LexicalIndex, query: str, k: int) -> list[Passage]:
         query_tokens = tokens(query)
         found: dict[str, dict] = {}
         # The English-only model cannot read Chinese: measured on XQuAD-zh, its votes halve MRR.
         reads_query = not has_cjk(query)
         if reads_query:
             query_vector = np.asarray(self.embeddings.embed_query(query))
-            dense = self.store._collection.query(
+            dense = store._collection.query(
                 query_embeddings=[query_vector.tolist()],
                 n_results=min(CANDIDATES, max(len(lexical.ids), 1)),
                 include=["documents", "metadatas", "embeddings"],
@@ -132,7 +165,7 @@ class HybridRetriever:
         best = sorted(found, key=lambda cid: -found[cid]["fused"])[:k]
         missing = [cid for cid in best if found[cid]["similarity"] is None]
         if missing and reads_query:
-            stored = self.store._collection.get(ids=missing, include=["embeddings"])
+            stored = store._collection.get(ids=missing, include=["embeddings"])
             for cid, vector in zip(stored["ids"], stored["embeddings"], strict=True):
                 found[cid]["similarity"] = float(np.dot(query_vector, vector))
         passages = []

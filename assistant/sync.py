@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,9 +13,10 @@ from langchain_core.indexing import index
 
 from assistant.chunks import make_splitter, split_documents
 from assistant.config import Settings
+from assistant.connection import connect
 from assistant.embeddings import LocalEmbeddings, load_embeddings
 from assistant.errors import ConfigError, DocumentError
-from assistant.index import ids_by_source, open_store, record_manager, wipe, writer_lock
+from assistant.index import forget_scope, ids_by_source, open_store, record_manager, wipe, writer_lock
 from assistant.loaders import discover, load_file
 
 # Chunks handed to the vector store at a time: large enough for efficient encoder batches.
@@ -57,9 +59,9 @@ def load_folder(
     return chunks, failed
 
 
-def _reconcile(store, manager) -> None:  # noqa: ANN001
+def _reconcile(store, manager, scope: str | None) -> None:  # noqa: ANN001
     """Repair what a killed sync left half-written: each side keeps only what the other has."""
-    in_store = set(store.get(include=[])["ids"])
+    in_store = set(store.get(where={"scope": scope} if scope else None, include=[])["ids"])
     recorded = set(manager.list_keys())
     if stray := list(in_store - recorded):
         store.delete(stray)
@@ -86,57 +88,83 @@ def sync(
         raise ConfigError(f"documents folder {settings.docs_dir} does not exist")
     embeddings = embeddings or load_embeddings(settings.embedding_model)
     with writer_lock(settings):
-        if rebuild:
+        if rebuild and not settings.chroma_url:
             wipe(settings)
-        splitter = make_splitter(embeddings.tokenizer, settings.chunk_tokens, settings.chunk_overlap)
-        # One listing of the folder serves both loading and spotting deleted files.
-        paths = discover(settings.docs_dir)
-        chunks, failed = load_folder(settings, paths, splitter)
-        report = SyncReport(failed=failed)
-        done = 0
+        # Readers in this process keep this client open (not reopened under us) until the sync ends.
+        with connect(settings).reading():
+            return _sync_locked(settings, embeddings, rebuild, on_chunks)
 
-        def count(n: int) -> None:
-            nonlocal done
-            done += n
-            if on_chunks:
-                on_chunks(done, len(chunks))
 
-        store = open_store(settings, embeddings, create=True, on_embedded=count)
-        manager = record_manager(settings)
-        _reconcile(store, manager)
-        before = ids_by_source(store)
-        index(
-            chunks,
-            manager,
-            store,
-            cleanup="scoped_full",
-            source_id_key="source",
-            batch_size=INDEX_BATCH_SIZE,
-            key_encoder="sha256",
-        )
-        on_disk = {p.relative_to(settings.docs_dir).as_posix() for p in paths}
-        for source in set(before) - on_disk:
-            keys = manager.list_keys(group_ids=[source])
-            store.delete(list(before[source] | set(keys)))
-            manager.delete_keys(keys)
-        after = ids_by_source(store)
-        failed_sources = {name for name, _ in failed}
-        for source in sorted(set(before) | set(after)):
-            if source in failed_sources:
-                continue
-            if source not in after:
-                report.deleted.append(source)
-            elif source not in before:
-                report.added.append(source)
-            elif before[source] != after[source]:
-                report.updated.append(source)
-            else:
-                report.unchanged.append(source)
-        report.chunks_embedded = done
-        store._collection.modify(
-            metadata={
-                **(store._collection.metadata or {}),
-                "last_sync": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            }
-        )
+def _sync_locked(
+    settings: Settings,
+    embeddings: LocalEmbeddings,
+    rebuild: bool,
+    on_chunks: Callable[[int, int], None] | None,
+) -> SyncReport:
+    splitter = make_splitter(embeddings.tokenizer, settings.chunk_tokens, settings.chunk_overlap)
+    # One listing of the folder serves both loading and spotting deleted files.
+    paths = discover(settings.docs_dir)
+    chunks, failed = load_folder(settings, paths, splitter)
+    if settings.scope:
+        # Part of each chunk's id too: two scopes holding the same file never share chunks.
+        for chunk in chunks:
+            chunk.metadata["scope"] = settings.scope
+    report = SyncReport(failed=failed)
+    done = 0
+
+    def count(n: int) -> None:
+        nonlocal done
+        done += n
+        if on_chunks:
+            on_chunks(done, len(chunks))
+
+    store = open_store(settings, embeddings, create=True, on_embedded=count)
+    manager = record_manager(settings)
+    if rebuild and settings.chroma_url:
+        forget_scope(store, manager, settings.scope)
+    _reconcile(store, manager, settings.scope)
+    before = ids_by_source(store, settings.scope)
+    index(
+        chunks,
+        manager,
+        store,
+        cleanup="scoped_full",
+        source_id_key="source",
+        batch_size=INDEX_BATCH_SIZE,
+        key_encoder="sha256",
+    )
+    on_disk = {p.relative_to(settings.docs_dir).as_posix() for p in paths}
+    for source in set(before) - on_disk:
+        keys = manager.list_keys(group_ids=[source])
+        store.delete(list(before[source] | set(keys)))
+        manager.delete_keys(keys)
+    after = ids_by_source(store, settings.scope)
+    failed_sources = {name for name, _ in failed}
+    for source in sorted(set(before) | set(after)):
+        if source in failed_sources:
+            continue
+        if source not in after:
+            report.deleted.append(source)
+        elif source not in before:
+            report.added.append(source)
+        elif before[source] != after[source]:
+            report.updated.append(source)
+        else:
+            report.unchanged.append(source)
+    report.chunks_embedded = done
+    _finish(settings, store)
     return report
+
+
+def _finish(settings: Settings, store) -> None:  # noqa: ANN001 - a ChunkStore
+    """Stamp the collection, so readers (in any process) know to refresh."""
+    sync_id = uuid.uuid4().hex
+    connect(settings).seen_syncs.add(sync_id)  # this process's client has seen its own writes
+    collection = store._client.get_collection(settings.collection)
+    collection.modify(
+        metadata={
+            **(collection.metadata or {}),
+            "last_sync": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "sync_id": sync_id,
+        }
+    )

@@ -345,13 +345,6 @@ def test_rebuild_recovers_from_a_damaged_record_file(small_index: Settings, embe
     assert len(contents.chunk_ids) == 2 and contents.record_keys == contents.chunk_ids
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="after one failed open, chromadb keeps the half-started client for that path: the next open in the "
-    "same process fails with \"AttributeError: 'RustBindingsAPI' object has no attribute 'bindings'\" even "
-    "once the index is repaired (index._client does not evict it)",
-)
 def test_a_failed_open_does_not_spoil_the_next_one_in_the_same_process(small_index: Settings) -> None:
     db = small_index.index_dir / "chroma.sqlite3"
     good = db.read_bytes()
@@ -700,13 +693,6 @@ def test_answers_keep_coming_while_another_process_indexes(
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="the running process's Chroma client keeps the vector (HNSW) segment it loaded: the new chunks are "
-    "in count() and BM25 but not in dense search, and fetching their vectors raises chromadb InternalError "
-    "'Error finding id'; a new Assistant in the same process reuses the same cached client",
-)
 def test_a_document_indexed_by_another_process_is_answered_without_restart(indexing_meanwhile: Meanwhile) -> None:
     assistant = indexing_meanwhile.assistant
     try:

@@ -1,0 +1,188 @@
+"""Where the index lives: Chroma embedded in the index folder, or a Chroma server.
+
+One client per place per process. An embedded client keeps the vector segment it loaded,
+so it does not see what another process wrote (chroma-core/chroma#3792); readers reopen it
+when another process has finished a sync, under a read-write lock so no reader is cut off.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import urllib.parse
+from collections.abc import Iterator
+from typing import Any
+
+from readerwriterlock import rwlock
+
+from assistant.config import Settings
+from assistant.errors import IndexStateError
+
+HEARTBEAT_PATH = "/api/v2/heartbeat"
+# A reader waits this long for in-flight queries before it reopens; else it tries again later.
+REOPEN_WAIT_SECONDS = 0.5
+
+
+def rebuild_hint(settings: Settings) -> str:
+    return f"run `assistant index --rebuild --index {settings.index_dir}`"
+
+
+def describe(settings: Settings) -> str:
+    """The index's place, for messages: its folder, or the server URL and collection."""
+    if settings.chroma_url:
+        return f"Chroma server {settings.chroma_url} (collection {settings.collection})"
+    return f"index at {settings.index_dir}"
+
+
+def _auth_headers(settings: Settings) -> dict[str, str]:
+    # Chroma's token convention; a proxy or Chroma Cloud in front of the server checks it.
+    return {"Authorization": f"Bearer {settings.chroma_token}"} if settings.chroma_token else {}
+
+
+def _check_server(settings: Settings) -> None:
+    """Fail fast, naming the URL, when the server is down, slow or refuses the token."""
+    import httpx
+
+    url = settings.chroma_url.rstrip("/")
+    try:
+        reply = httpx.get(url + HEARTBEAT_PATH, headers=_auth_headers(settings), timeout=settings.chroma_timeout)
+    except httpx.TimeoutException:
+        raise IndexStateError(
+            f"Chroma server {url} did not answer within {settings.chroma_timeout:g} s (ASSISTANT_CHROMA_TIMEOUT)"
+        ) from None
+    except httpx.HTTPError as exc:
+        raise IndexStateError(f"Chroma server {url} is unreachable ({exc.__class__.__name__}: {exc})") from None
+    if reply.status_code in (401, 403):
+        raise IndexStateError(
+            f"Chroma server {url} refused the token (HTTP {reply.status_code}); check ASSISTANT_CHROMA_TOKEN"
+        )
+    if reply.status_code != 200:
+        raise IndexStateError(f"Chroma server {url} answered its heartbeat with HTTP {reply.status_code}")
+
+
+def _server_client(settings: Settings) -> Any:  # noqa: ANN401 - a chromadb client
+    import chromadb
+    import httpx
+    from chromadb.config import Settings as ChromaSettings
+
+    _check_server(settings)
+    parts = urllib.parse.urlsplit(settings.chroma_url)
+    ssl = parts.scheme == "https"
+    try:
+        client = chromadb.HttpClient(
+            host=parts.hostname,
+            port=parts.port or (443 if ssl else 8000),
+            ssl=ssl,
+            headers=_auth_headers(settings),
+            settings=ChromaSettings(anonymized_telemetry=False),
+        )
+    except Exception as exc:
+        raise IndexStateError(
+            f"Chroma server {settings.chroma_url} cannot be used ({exc.__class__.__name__}: {exc})"
+        ) from None
+    # chromadb's HTTP session never times out by itself; a hung server would hang every caller.
+    client._server._session.timeout = httpx.Timeout(settings.chroma_timeout)
+    return client
+
+
+def _embedded_client(settings: Settings) -> Any:  # noqa: ANN401 - a chromadb client
+    import chromadb
+    from chromadb.api.client import SharedSystemClient
+    from chromadb.config import Settings as ChromaSettings
+
+    path = str(settings.index_dir.resolve())
+    try:
+        return chromadb.PersistentClient(path=path, settings=ChromaSettings(anonymized_telemetry=False))
+    except Exception as exc:
+        # chromadb keeps a system that failed to start under its path, and every later client
+        # for that path would get it: forget it, so a repaired index opens in this process.
+        SharedSystemClient._identifier_to_system.pop(path, None)
+        SharedSystemClient._identifier_to_refcount.pop(path, None)
+        raise IndexStateError(
+            f"index at {settings.index_dir} cannot be opened ({exc.__class__.__name__}: {exc}); "
+            + rebuild_hint(settings)
+        ) from None
+
+
+def current_sync(collection: Any) -> str | None:  # noqa: ANN401 - a chromadb collection
+    """The id of the last finished sync of ``collection``: changes whenever its contents did."""
+    return (collection.metadata or {}).get("sync_id")
+
+
+class Connection:
+    """A client for one index, and what this process knows about how fresh it is."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.embedded = not settings.chroma_url
+        self._rw = rwlock.RWLockFair()
+        self.generation = 0
+        self.client = self._open()
+        # Syncs whose writes this client has seen: this process's own, and those before it opened.
+        self.seen_syncs: set[str | None] = {self._latest_sync()}
+
+    def _open(self) -> Any:  # noqa: ANN401 - a chromadb client
+        return _embedded_client(self.settings) if self.embedded else _server_client(self.settings)
+
+    def _latest_sync(self) -> str | None:
+        try:
+            return current_sync(self.client.get_collection(self.settings.collection))
+        except Exception:  # noqa: BLE001 - no collection yet: nothing to have missed
+            return None
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[Any]:
+        """The client, which is not closed or replaced until the block ends."""
+        with self._rw.gen_rlock():
+            yield self.client
+
+    def catch_up(self, sync_id: str | None) -> None:
+        """Make the client see sync ``sync_id`` (which another process may have written)."""
+        if sync_id in self.seen_syncs or not self.embedded:
+            self.seen_syncs.add(sync_id)
+            return
+        writer = self._rw.gen_wlock()
+        if not writer.acquire(blocking=True, timeout=REOPEN_WAIT_SECONDS):
+            return  # readers are busy: answers come from the previous index until the next try
+        try:
+            if sync_id in self.seen_syncs:  # another thread caught up while we waited
+                return
+            self.client.close()
+            self.client = self._open()
+            self.generation += 1
+            self.seen_syncs.add(self._latest_sync())
+            self.seen_syncs.add(sync_id)
+        finally:
+            writer.release()
+
+    def close(self) -> None:
+        with self._rw.gen_wlock():
+            if self.embedded:
+                self.client.close()
+
+
+_connections: dict[tuple, Connection] = {}
+_connections_lock = threading.Lock()
+
+
+def _key(settings: Settings) -> tuple:
+    if settings.chroma_url:
+        return ("server", settings.chroma_url, settings.chroma_token)
+    return ("embedded", str(settings.index_dir.resolve()))
+
+
+def connect(settings: Settings) -> Connection:
+    """This process's connection to the index ``settings`` name (opened on first use)."""
+    key = _key(settings)
+    with _connections_lock:
+        if key not in _connections:
+            _connections[key] = Connection(settings)
+        return _connections[key]
+
+
+def disconnect(settings: Settings) -> None:
+    """Close and forget the connection, e.g. before the index folder is deleted."""
+    with _connections_lock:
+        connection = _connections.pop(_key(settings), None)
+    if connection is not None:
+        connection.close()
