@@ -9,6 +9,7 @@ import resource
 import statistics
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from langchain_core.documents import Document
 from assistant.answer import Assistant
 from assistant.config import Settings
 from assistant.embeddings import LocalEmbeddings, load_embeddings
+from assistant.index import drop_collection
 from assistant.metrics import (
     contains_answer,
     exact_match,
@@ -93,6 +95,25 @@ def _ours(
     progress: Progress,
 ) -> dict:
     settings = dataclasses.replace(Settings(), docs_dir=work / "documents", index_dir=work / "index")
+    if settings.chroma_url:
+        # A collection of its own on the server, dropped afterwards: the user's is never touched.
+        settings = dataclasses.replace(settings, collection=f"assistant-eval-{uuid.uuid4().hex[:12]}")
+    try:
+        return _measure(settings, articles, questions, negatives, k, embeddings, progress)
+    finally:
+        if settings.chroma_url:
+            drop_collection(settings)
+
+
+def _measure(
+    settings: Settings,
+    articles: list[Article],
+    questions: list[Question],
+    negatives: list[Question],
+    k: int,
+    embeddings: LocalEmbeddings,
+    progress: Progress,
+) -> dict:
     write_articles(articles, settings.docs_dir)
     start = time.perf_counter()
     report = sync(settings, embeddings=embeddings)

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from assistant.chunkstore import ChunkStore
+from assistant.chunkstore import SENTENCES_SUFFIX, ChunkStore
 from assistant.config import RECORD_DB_FILE, Settings
 from assistant.connection import connect, describe, disconnect, rebuild_hint
 from assistant.embeddings import LocalEmbeddings
@@ -148,6 +148,14 @@ def wipe(settings: Settings) -> None:
         if entry.name == LOCK_FILE:
             continue
         shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+
+
+def drop_collection(settings: Settings) -> None:
+    """Delete the collection and its sentences from the Chroma server (e.g. a temporary one)."""
+    with connect(settings).reading() as client:
+        for name in (settings.collection, settings.collection + SENTENCES_SUFFIX):
+            if name in _collection_names(client):
+                client.delete_collection(name)
 
 
 def forget_scope(store: ChunkStore, manager, scope: str | None) -> None:  # noqa: ANN001 - a record manager

@@ -10,6 +10,8 @@ import pytest
 from assistant.config import Settings
 from assistant.embeddings import LocalEmbeddings, load_embeddings
 
+pytest_plugins = ["tests.servers"]
+
 REPO = Path(__file__).resolve().parent.parent
 SHIPPED_DOCS = REPO / "documents"
 
