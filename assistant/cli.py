@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import click
+import httpx
 
 from assistant.config import Settings
 from assistant.errors import AssistantError
@@ -30,8 +31,18 @@ def _expected_errors(command: Callable) -> Callable:
             return command(*args, **kwargs)
         except AssistantError as exc:
             raise CLIError(str(exc)) from None
+        except httpx.HTTPError as exc:
+            # A Chroma or model server that went away or stalled in the middle of a command.
+            raise CLIError(f"request to {_url_of(exc)} failed ({exc.__class__.__name__}: {exc})") from None
 
     return wrapper
+
+
+def _url_of(error: httpx.HTTPError) -> str:
+    try:
+        return str(error.request.url)
+    except RuntimeError:  # raised before a request was made
+        return "a server"
 
 
 def _settings(docs: Path | None, index_dir: Path | None) -> Settings:
