@@ -422,13 +422,6 @@ def test_html_indexes_only_visible_text(settings: Settings, embeddings: LocalEmb
     assert {m["title"] for m in chunks["metadatas"]} == {"Hospitality skills"}
 
 
-@pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="no bound on the work one file costs: a 2 MB line of random letters and digits becomes ~9,300 chunks "
-    "and 2 MB of one character ~5,000 identical chunks, all embedded (half an hour on 2 cores)",
-)
 def test_one_huge_line_and_one_repeated_character_finish_in_bounded_time_and_memory(
     settings: Settings, embeddings: LocalEmbeddings
 ) -> None:
@@ -451,8 +444,22 @@ def test_one_huge_line_and_one_repeated_character_finish_in_bounded_time_and_mem
         report = sync(settings, embeddings=embeddings, on_chunks=on_course)
     assert time.monotonic() - start < budget_s
     assert memory.growth_mb < 1024
-    assert "control.md" in report.added
-    assert {"one-line.txt", "one-char.txt"} <= set(report.added) | {name for name, _ in report.failed}
+    assert report.added == ["control.md"] and report.chunks_embedded == 1
+    assert dict(report.failed) == {
+        name: "no words: all 2,000,000 characters are repeats or strings too long to be words"
+        for name in ("one-line.txt", "one-char.txt")
+    }
+
+
+def test_a_file_over_the_chunk_cap_is_refused_by_name(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ASSISTANT_MAX_CHUNKS_PER_FILE", "3")
+    write(settings.docs_dir, "small.md", RQF)
+    write_notes(settings.docs_dir / "sub", 1, paragraphs=12, seed=5)
+    result = CliRunner().invoke(cli, ["index"])
+    assert result.exit_code == 1, result.output
+    assert result.stdout.strip().splitlines()[-1] == "added 1, updated 0, deleted 0, unchanged 0, failed 1"
+    [line] = result.stderr.strip().splitlines()
+    assert re.fullmatch(r"failed: sub/note-00\.md: \d+ chunks, over the cap of 3 per file \(\w+\)", line), line
 
 
 def _alias_bomb(levels: int) -> str:
