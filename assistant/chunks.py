@@ -9,21 +9,25 @@ import re
 from langchain_core.documents import Document
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
+from assistant.errors import DocumentError
+
 # Paragraphs first, then sentences (English and Chinese punctuation), then words.
 SEPARATORS = ["\n\n", "\n", ". ", "。", "? ", "! ", "？", "！", "; ", "；", ", ", "，", " ", ""]
 
 
-# A run this long with no space or punctuation (a pasted hash, a line of one repeated
-# character) would be split character by character, each measured by the tokenizer: minutes
-# for a few MB. Breaking it into lines first keeps the splitter linear.
-_UNBROKEN_RUN = re.compile(r"[^\s.,;:!?。，；：！？]{200,}")
-_RUN_PIECE = 100
-
-
-def _break_runs(text: str) -> str:
-    return _UNBROKEN_RUN.sub(
-        lambda m: "\n".join(m.group()[i : i + _RUN_PIECE] for i in range(0, len(m.group()), _RUN_PIECE)), text
-    )
+# Text that is not language, left out before splitting: each kind would otherwise become
+# thousands of chunks no question can match, all embedded (2 MB of random letters on one line:
+# 9,300 chunks, a quarter of an hour on 2 cores). Real words are far shorter: the longest in a
+# dictionary has 45 letters, a SHA-256 digest 64 hex digits.
+_UNSPACED = (  # scripts written without spaces between words: a long run of these is a sentence
+    "\u0e00-\u0fff\u1000-\u109f\u1780-\u17ff\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef"
+)
+_NOT_LANGUAGE = re.compile(
+    r"(\S)\1{31,}+"  # one character over and over: "xxxx", "====", "....."
+    r"|(?<!\S)(\S+\s+)\2{31,}+"  # one word over and over: "a a a", "N/A\nN/A\n"
+    r"|(?<![A-Za-z0-9+/=])[A-Za-z0-9+/=]{65,}"  # letters and digits unbroken: base64, hex dumps, random strings
+    rf"|(?<![^\s{_UNSPACED}])[^\s{_UNSPACED}]{{201,}}"  # anything else with no space for 200 characters
+)
 
 
 def make_splitter(tokenizer, chunk_tokens: int, chunk_overlap: int) -> RecursiveCharacterTextSplitter:  # noqa: ANN001
@@ -50,11 +54,24 @@ def make_splitter(tokenizer, chunk_tokens: int, chunk_overlap: int) -> Recursive
     )
 
 
-def split_documents(docs: list[Document], splitter: RecursiveCharacterTextSplitter) -> list[Document]:
-    """Chunks numbered per file, each carrying a hash of its text."""
+def split_documents(
+    docs: list[Document], splitter: RecursiveCharacterTextSplitter, *, max_chunks: int | None = None
+) -> list[Document]:
+    """One file's chunks, numbered, each carrying a hash of its text; text that is not language left out.
+
+    Raises DocumentError when nothing but such text is left, or when the file makes more than
+    ``max_chunks`` chunks.
+    """
+    characters = sum(len(doc.page_content) for doc in docs)
     for doc in docs:
-        doc.page_content = _break_runs(doc.page_content)
+        doc.page_content = _NOT_LANGUAGE.sub(" ", doc.page_content)
+    if not any(doc.page_content.strip() for doc in docs):
+        raise DocumentError(f"no words: all {characters:,} characters are repeats or strings too long to be words")
     chunks = [c for c in splitter.split_documents(docs) if c.page_content.strip()]
+    if max_chunks is not None and len(chunks) > max_chunks:
+        raise DocumentError(
+            f"{len(chunks):,} chunks, over the cap of {max_chunks:,} per file (ASSISTANT_MAX_CHUNKS_PER_FILE)"
+        )
     for number, chunk in enumerate(chunks):
         chunk.page_content = chunk.page_content.strip()
         chunk.metadata["chunk"] = number

@@ -55,6 +55,9 @@ class Settings:
     max_file_mb: float = field(
         default_factory=lambda: _env_number("ASSISTANT_MAX_FILE_MB", 50.0, float)
     )
+    # Above what real text of the size cap makes (50 MB of English prose: 80,000 chunks; of
+    # Chinese: 125,000), so it bounds the work of text that only looks like language.
+    max_chunks_per_file: int = field(default_factory=lambda: _env_number("ASSISTANT_MAX_CHUNKS_PER_FILE", 150_000))
     top_k: int = field(default_factory=lambda: _env_number("ASSISTANT_TOP_K", 5))
     # Below this relevance of the best passage (see retrieval.relevance) the assistant
     # declines. Calibrated on XQuAD, questions about articles not in the index: BENCHMARKS.md.

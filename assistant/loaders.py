@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+import zipfile
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import yaml
@@ -66,15 +67,13 @@ def _load_html(path: Path) -> list[Document]:
     return [Document(page_content=text, metadata={"title": title} if title else {})]
 
 
-def _load_pdf(path: Path) -> list[Document]:
+def _load_pdf(path: Path) -> Iterator[Document]:
     from langchain_community.document_loaders import PyPDFLoader
 
-    pages = PyPDFLoader(str(path)).load()
-    # PyPDF counts pages from 0; people count from 1.
-    return [
-        Document(page_content=p.page_content, metadata={"page": int(p.metadata["page"]) + 1})
-        for p in pages
-    ]
+    # Page by page, so a PDF whose streams inflate to far more text than its size stops early.
+    for page in PyPDFLoader(str(path)).lazy_load():
+        # PyPDF counts pages from 0; people count from 1.
+        yield Document(page_content=page.page_content, metadata={"page": int(page.metadata["page"]) + 1})
 
 
 def _load_docx(path: Path) -> list[Document]:
@@ -83,7 +82,13 @@ def _load_docx(path: Path) -> list[Document]:
     return [Document(page_content=d.page_content) for d in Docx2txtLoader(str(path)).load()]
 
 
-LOADERS: dict[str, Callable[[Path], list[Document]]] = {
+def _docx_xml_bytes(path: Path) -> int:
+    """What a .docx's XML parts unzip to, as its zip directory declares (zipfile reads no more)."""
+    with zipfile.ZipFile(path) as package:
+        return sum(info.file_size for info in package.infolist() if info.filename.endswith(".xml"))
+
+
+LOADERS: dict[str, Callable[[Path], Iterable[Document]]] = {
     ".md": _load_text,
     ".markdown": _load_text,
     ".txt": _load_text,
@@ -95,9 +100,29 @@ LOADERS: dict[str, Callable[[Path], list[Document]]] = {
 SUPPORTED_SUFFIXES = tuple(LOADERS)
 
 
+def _size(n: int) -> str:
+    return f"{n / MB:.3g} MB" if n >= MB / 10 else f"{n / 1024:.3g} KB"
+
+
+def _within_cap(docs: Iterable[Document], size: int, max_bytes: int) -> list[Document]:
+    """The documents, read no further than ``max_bytes`` of text: a small file can expand to far more."""
+    kept, text_bytes = [], 0
+    for doc in docs:
+        text_bytes += len(doc.page_content.encode())
+        if text_bytes > max_bytes:
+            where = f" by page {doc.metadata['page']}" if "page" in doc.metadata else ""
+            raise DocumentError(
+                f"yields {_size(text_bytes)} of text{where}, over the {max_bytes / MB:.2g} MB size cap "
+                f"(the file is {_size(size)})"
+            )
+        kept.append(doc)
+    return kept
+
+
 def load_file(path: Path, root: Path, max_bytes: int) -> list[Document]:
     """Read one file into Documents whose metadata names it relative to ``root``.
 
+    The size cap holds for the file, for what a .docx unzips to, and for the text any file yields.
     Raises DocumentError with the reason when the file cannot give any text.
     """
     loader = LOADERS.get(path.suffix.lower())
@@ -109,7 +134,13 @@ def load_file(path: Path, root: Path, max_bytes: int) -> list[Document]:
     if size > max_bytes:
         raise DocumentError(f"{size / MB:.3g} MB is over the {max_bytes / MB:.2g} MB size cap")
     try:
-        docs = loader(path)
+        # A 10 KB .docx can unzip to gigabytes of XML: refused from its zip directory, before inflating.
+        if path.suffix.lower() == ".docx" and (xml_bytes := _docx_xml_bytes(path)) > max_bytes:
+            raise DocumentError(
+                f"unzips to {_size(xml_bytes)} of XML, over the {max_bytes / MB:.2g} MB size cap "
+                f"(the file is {_size(size)})"
+            )
+        docs = _within_cap(loader(path), size, max_bytes)
     except DocumentError:
         raise
     except Exception as exc:  # a parser's failure on a malformed file is that file's problem

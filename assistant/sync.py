@@ -51,7 +51,8 @@ def load_folder(
     for path in paths:
         source = path.relative_to(root).as_posix()
         try:
-            chunks.extend(split_documents(load_file(path, root, settings.max_file_bytes), splitter))
+            docs = load_file(path, root, settings.max_file_bytes)
+            chunks.extend(split_documents(docs, splitter, max_chunks=settings.max_chunks_per_file))
         except DocumentError as exc:
             failed.append((source, str(exc)))
         except OSError as exc:
