@@ -124,7 +124,7 @@ class Assistant:
         engine: Engine | None = None,
     ) -> None:
         self.settings = settings or Settings()
-        self.embeddings = embeddings or load_embeddings(self.settings.embedding_model)
+        self.embeddings = embeddings or load_embeddings(self.settings.embedding_model, self.settings.embedding_backend)
         self.retriever = retriever or HybridRetriever(
             open_store(self.settings, self.embeddings), self.embeddings, k=self.settings.top_k
         )
