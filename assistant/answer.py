@@ -123,7 +123,7 @@ class Assistant:
         engine: Engine | None = None,
     ) -> None:
         self.settings = settings or Settings()
-        self.embeddings = embeddings or load_embeddings(self.settings.embedding_model)
+        self.embeddings = embeddings or load_embeddings(self.settings.embedding_model, self.settings.embedding_backend)
         self.retriever = retriever or HybridRetriever(self.settings, self.embeddings)
         if engine is None:
             from assistant.engines import make_engine

@@ -136,7 +136,7 @@ def status_command(docs: Path | None, index_dir: Path | None, as_json: bool) -> 
     from assistant.index import status
 
     settings = _settings(docs, index_dir)
-    info = status(settings, load_embeddings(settings.embedding_model))
+    info = status(settings, load_embeddings(settings.embedding_model, settings.embedding_backend))
     if as_json:
         click.echo(json.dumps(info.as_dict()))
         return

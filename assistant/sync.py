@@ -87,7 +87,7 @@ def sync(
     settings = settings or Settings()
     if not settings.docs_dir.is_dir():
         raise ConfigError(f"documents folder {settings.docs_dir} does not exist")
-    embeddings = embeddings or load_embeddings(settings.embedding_model)
+    embeddings = embeddings or load_embeddings(settings.embedding_model, settings.embedding_backend)
     with writer_lock(settings):
         if rebuild and not settings.chroma_url:
             wipe(settings)

@@ -1,7 +1,8 @@
-"""Indexing throughput beside raw SentenceTransformer.encode on the same chunks, same process.
+"""Indexing throughput and query embedding time for each embedding backend, same chunks, same process.
 
 Usage: python benchmarks/indexing.py [--data ../shared/bench-data/xquad.en.json] [--repeats 3]
-Reports medians and the ratio; absolute times drift on shared machines.
+The backends take turns in every run; medians and ratios are reported, since absolute times
+drift on shared machines.
 """
 
 from __future__ import annotations
@@ -13,14 +14,16 @@ import tempfile
 import time
 from pathlib import Path
 
-from assistant.config import Settings
+from assistant.config import DEFAULT_EMBEDDING_BACKEND, EMBEDDING_BACKENDS, Settings
 from assistant.embeddings import load_embeddings
+from assistant.evaluate import spread
 from assistant.index import open_store
 from assistant.squad import load_squad, write_articles
 from assistant.sync import sync
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = REPO.parent / "shared" / "bench-data" / "xquad.en.json"
+QUERIES = 100
 
 
 def main() -> None:
@@ -29,41 +32,64 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
 
-    embeddings = load_embeddings()
-    embeddings.encode(["warm up"] * 64)
+    backends = {name: load_embeddings(None, name) for name in EMBEDDING_BACKENDS}
+    for embeddings in backends.values():
+        embeddings.encode(["warm up"] * 64)
     work = Path(tempfile.mkdtemp(prefix="bench-index-"))
     docs = work / "documents"
-    write_articles(load_squad(args.data)[0], docs)
+    articles, questions = load_squad(args.data)
+    write_articles(articles, docs)
+    queries = [q.text for q in spread(questions, QUERIES)]
 
-    pipeline, raw, texts = [], [], []
+    pipeline: dict[str, list[float]] = {name: [] for name in backends}
+    raw: dict[str, list[float]] = {name: [] for name in backends}
+    query: dict[str, list[float]] = {name: [] for name in backends}
+    texts: list[str] = []
     for run in range(args.repeats):
-        settings = Settings(docs_dir=docs, index_dir=work / f"index-{run}")
-        start = time.perf_counter()
-        report = sync(settings, embeddings=embeddings)
-        pipeline.append(time.perf_counter() - start)
-        texts = open_store(settings, embeddings).get(include=["documents"])["documents"]
-        assert report.chunks_embedded == len(texts)
-        start = time.perf_counter()
-        embeddings.encode(texts)
-        raw.append(time.perf_counter() - start)
+        for name, embeddings in backends.items():
+            settings = Settings(docs_dir=docs, index_dir=work / f"index-{name}-{run}")
+            start = time.perf_counter()
+            report = sync(settings, embeddings=embeddings)
+            pipeline[name].append(time.perf_counter() - start)
+            texts = open_store(settings, embeddings).get(include=["documents"])["documents"]
+            assert report.chunks_embedded == len(texts)
+            start = time.perf_counter()
+            embeddings.encode(texts)
+            raw[name].append(time.perf_counter() - start)
+            # encode(), not embed_query(): its cache would hide the model from the second run on.
+            for text in queries:
+                start = time.perf_counter()
+                embeddings.encode([text])
+                query[name].append(time.perf_counter() - start)
 
+    default = backends[DEFAULT_EMBEDDING_BACKEND]
     shipped = Settings(docs_dir=REPO / "documents", index_dir=work / "shipped")
-    sync(shipped, embeddings=embeddings)
+    sync(shipped, embeddings=default)
     no_change = []
     for _ in range(args.repeats):
         start = time.perf_counter()
-        report = sync(shipped, embeddings=embeddings)
+        report = sync(shipped, embeddings=default)
         no_change.append(time.perf_counter() - start)
         assert report.chunks_embedded == 0, "a no-change re-index embedded chunks"
 
     chunks = len(texts)
-    pipe_rate = chunks / statistics.median(pipeline)
-    raw_rate = chunks / statistics.median(raw)
+    pipe_rate = {n: chunks / statistics.median(s) for n, s in pipeline.items()}
+    raw_rate = {n: chunks / statistics.median(s) for n, s in raw.items()}
+    rows = {
+        "pipeline (load+split+embed+Chroma+records), chunks/s": pipe_rate,
+        "raw SentenceTransformer.encode, chunks/s": raw_rate,
+        "pipeline overhead vs raw encode, %": {n: 100 * (raw_rate[n] / pipe_rate[n] - 1) for n in backends},
+        "one question embedded, ms (median)": {n: 1000 * statistics.median(s) for n, s in query.items()},
+    }
+    first, second = EMBEDDING_BACKENDS
     print(f"corpus: {args.data.name}, {len(list(docs.iterdir()))} documents, {chunks} chunks, {args.repeats} runs")
-    print(f"pipeline (load+split+embed+Chroma+records): {pipe_rate:8.1f} chunks/s (median)")
-    print(f"raw SentenceTransformer.encode:             {raw_rate:8.1f} chunks/s (median)")
-    print(f"pipeline overhead vs raw encode:            {100 * (raw_rate / pipe_rate - 1):8.1f} %")
-    print(f"no-change re-index of shipped corpus:       {statistics.median(no_change):8.3f} s (median), 0 embeddings")
+    print(f"{'':54}{first:>10}{second:>10}{first + '/' + second:>17}")
+    for label, values in rows.items():
+        print(f"{label:54}{values[first]:10.1f}{values[second]:10.1f}{values[first] / values[second]:17.2f}")
+    print(
+        f"no-change re-index of shipped corpus ({DEFAULT_EMBEDDING_BACKEND}): "
+        f"{statistics.median(no_change):.3f} s (median), 0 embeddings"
+    )
     shutil.rmtree(work)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,11 +25,22 @@ def isolated_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("ASSISTANT_DOCS_DIR", str(docs))
     monkeypatch.setenv("ASSISTANT_INDEX_DIR", str(index))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    # Tests build and open indexes with the default backend, whatever the developer's shell says.
+    monkeypatch.delenv("ASSISTANT_EMBEDDING_BACKEND", raising=False)
     return tmp_path
 
 
+@pytest.fixture(scope="session", autouse=True)
+def model_cache(pytestconfig: pytest.Config) -> Iterator[Path]:
+    """The int8 ONNX export lives in pytest's cache, not the user's: made once (~20 s), reused by later runs."""
+    folder = pytestconfig.cache.mkdir("model-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ASSISTANT_MODEL_CACHE", str(folder))
+        yield folder
+
+
 @pytest.fixture(scope="session")
-def embeddings() -> LocalEmbeddings:
+def embeddings(model_cache: Path) -> LocalEmbeddings:
     return load_embeddings()
 
 

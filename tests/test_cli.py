@@ -64,6 +64,13 @@ def test_bad_chunk_setting_is_one_line(run, monkeypatch: pytest.MonkeyPatch) -> 
     assert result.exit_code == 2 and "exceeds the embedding model's 254 word-piece limit" in result.stderr
 
 
+def test_unknown_embedding_backend_is_one_line(run, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ASSISTANT_EMBEDDING_BACKEND", "tensorflow")
+    result = run("index")
+    assert result.exit_code == 2
+    assert "ASSISTANT_EMBEDDING_BACKEND='tensorflow' is not one of onnx-int8, torch" in result.stderr
+
+
 def test_add_copies_indexes_and_guards_overwrites(run, settings: Settings, tmp_path: Path) -> None:
     incoming = write(tmp_path / "inbox", "memo.md", "A memorandum was signed on 29 January 2026.")
     result = run("add", str(incoming))

@@ -261,7 +261,8 @@ def test_a_second_writer_exits_2_while_another_index_run_holds_the_lock(
     shipped_docs: Settings, embeddings: LocalEmbeddings, tmp_path: Path
 ) -> None:
     settings = shipped_docs
-    load_embeddings(settings.embedding_model)  # the in-process second writer must reach the lock at once
+    # The in-process second writer must reach the lock at once.
+    load_embeddings(settings.embedding_model, settings.embedding_backend)
     run = start_index_run(log_dir=tmp_path / "first")
     try:
         locked = wait_for(lambda: lock_is_held(settings.index_dir) or run.poll() is not None)

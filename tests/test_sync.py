@@ -100,7 +100,7 @@ def test_status_reports_counts_model_and_last_sync(shipped_docs: Settings, embed
     info = status(shipped_docs, embeddings)
     assert info.documents == len(list(shipped_docs.docs_dir.glob("*.md"))) >= 12
     assert info.chunks >= info.documents
-    assert info.embedding_model == "sentence-transformers/all-MiniLM-L6-v2"
+    assert info.embedding_model == "sentence-transformers/all-MiniLM-L6-v2@onnx-int8"
     assert info.last_sync is not None
 
 
