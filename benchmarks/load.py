@@ -1,11 +1,14 @@
 """Concurrent chat sessions against the Gradio app: answered / declined / failed, and latency percentiles.
 
 Usage: python benchmarks/load.py [--url http://127.0.0.1:7860/] [--sessions 16] [--questions 10]
-                                 [--endpoint chat|ask] [--auth user:password]
+                                 [--endpoint chat|ask] [--auth user:password] [--reindex]
 
-Without --url it starts `python app.py` in a subprocess on a free port, over the shipped documents and a
-temporary index (built at start-up), and stops it afterwards. Each session is its own gradio_client
-Client, so /chat keeps one conversation per session, as browser tabs would.
+Without --url it starts `python app.py` in a subprocess on a free port, over a copy of the shipped documents
+and a temporary index (built at start-up), reports the app's peak resident memory, and stops it afterwards.
+Each session is its own gradio_client Client, so /chat keeps one conversation per session, as browser tabs
+would. With --reindex, while the sessions run, `assistant index` runs again and again in another process on
+the app's documents and index, each time after changing a few documents so their chunks are re-embedded.
+Exit code 1 when any question or re-index run failed.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import re
 import shutil
 import socket
 import statistics
@@ -26,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import psutil
 from gradio_client import Client
 
 REPO = Path(__file__).resolve().parent.parent
@@ -45,6 +50,10 @@ QUESTIONS = [
     "What happened at the 2014 Chengdu coordinators' workshop?",
 ]
 STARTUP_SECONDS = 300
+# One re-index run changes this many documents (and restores the ones the run before changed).
+REINDEX_CHANGES = 3
+REINDEX_SECONDS = 600  # a run taking longer is stopped and counted as failed
+RSS_EVERY_SECONDS = 0.1
 
 
 @dataclass
@@ -57,6 +66,90 @@ class Tally:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
+@dataclass
+class App:
+    """The app under load; ``pid`` and the folders only when this script started it."""
+
+    url: str
+    pid: int | None = None
+    docs_dir: Path | None = None
+    index_dir: Path | None = None
+    log: Path | None = None
+
+
+class PeakRSS:
+    """Peak resident memory of one process, sampled in a thread while the block runs."""
+
+    def __init__(self, pid: int) -> None:
+        self._process = psutil.Process(pid)
+        self.peak = self._process.memory_info().rss
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._stop.wait(RSS_EVERY_SECONDS):
+            with contextlib.suppress(psutil.Error):  # it exited: the peak so far stands
+                self.peak = max(self.peak, self._process.memory_info().rss)
+
+    def __enter__(self) -> PeakRSS:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+@dataclass
+class Reindexer:
+    """`assistant index` in another process, again and again, each run after changing a few documents."""
+
+    docs_dir: Path
+    index_dir: Path
+    summaries: list[str] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
+
+    def run(self) -> None:
+        paths = sorted(self.docs_dir.glob("*.md"))
+        originals = {path: path.read_text(encoding="utf-8") for path in paths}
+        changed: list[Path] = []
+        number = 0
+        while not self._stop.is_set():
+            number += 1
+            try:
+                for path in changed:  # the last run's changes undone: those files are re-embedded too
+                    path.write_text(originals[path], encoding="utf-8")
+                changed = [paths[(number * REINDEX_CHANGES + i) % len(paths)] for i in range(REINDEX_CHANGES)]
+                for path in changed:
+                    path.write_text(f"{originals[path]}\nLoad-test revision {number}: this copy was changed.\n")
+                self._index(number)
+            except Exception as exc:  # noqa: BLE001 - counted and reported, not raised in a worker thread
+                self.failed.append(f"re-index run {number}: {exc.__class__.__name__}: {exc}")
+                return
+
+    def _index(self, number: int) -> None:
+        command = [sys.executable, "-m", "assistant", "index", "--docs", str(self.docs_dir)]
+        command += ["--index", str(self.index_dir)]
+        began = time.perf_counter()
+        try:
+            done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=REINDEX_SECONDS)
+        except subprocess.TimeoutExpired:
+            self.failed.append(f"re-index run {number}: no result in {REINDEX_SECONDS} s")
+            return
+        self.seconds.append(time.perf_counter() - began)
+        if done.returncode == 0:
+            self.summaries.append(done.stdout.strip().splitlines()[-1])
+        else:
+            last = (done.stderr.strip().splitlines() or ["(nothing on stderr)"])[-1]
+            self.failed.append(f"re-index run {number}: exit {done.returncode}: {last}")
+
+    def stop(self) -> None:
+        """Start no more runs; the one under way finishes."""
+        self._stop.set()
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -64,13 +157,15 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def started_app() -> Iterator[str]:
-    """`python app.py` on a free port over the shipped documents, with its own temporary index."""
+def started_app() -> Iterator[App]:
+    """`python app.py` on a free port over a copy of the shipped documents, with its own temporary index."""
     work = Path(tempfile.mkdtemp(prefix="bench-load-"))
+    docs = work / "documents"
+    shutil.copytree(REPO / "documents", docs)
     port = free_port()
     env = {
         **os.environ,
-        "ASSISTANT_DOCS_DIR": str(REPO / "documents"),
+        "ASSISTANT_DOCS_DIR": str(docs),
         "ASSISTANT_INDEX_DIR": str(work / "index"),
         "ASSISTANT_HOST": "127.0.0.1",
         "ASSISTANT_PORT": str(port),
@@ -91,7 +186,7 @@ def started_app() -> Iterator[str]:
             if time.monotonic() > deadline:
                 raise SystemExit(f"app.py did not come up in {STARTUP_SECONDS} s; see {work / 'app.log'}")
             time.sleep(1)
-        yield url
+        yield App(url, server.pid, docs, work / "index", work / "app.log")
     finally:
         server.terminate()
         try:
@@ -155,7 +250,9 @@ def percentiles(values: list[float]) -> str:
     return f"p50 {cuts[49]:.2f} s, p95 {cuts[94]:.2f} s, max {max(values):.2f} s"
 
 
-def run(url: str, args: argparse.Namespace) -> Tally:
+def run(app: App, args: argparse.Namespace) -> int:
+    """Run the sessions (and the re-index runs), print the figures, and return how many things failed."""
+    url = app.url
     # One question first, so the model load and cold caches are not counted as load.
     Client(url, auth=args.auth, verbose=False).predict(QUESTIONS[0], api_name="/ask")
     tally = Tally()
@@ -163,13 +260,21 @@ def run(url: str, args: argparse.Namespace) -> Tally:
     workers = [
         threading.Thread(target=session, args=(n, url, args, start, tally), daemon=True) for n in range(args.sessions)
     ]
-    for worker in workers:
-        worker.start()
-    start.wait()
-    began = time.perf_counter()
-    for worker in workers:
-        worker.join()
-    wall = time.perf_counter() - began
+    reindexer = None
+    if args.reindex:
+        reindexer = Reindexer(app.docs_dir, app.index_dir)
+        workers.append(threading.Thread(target=reindexer.run, daemon=True))
+    with PeakRSS(app.pid) if app.pid else contextlib.nullcontext() as rss:
+        for worker in workers:
+            worker.start()
+        start.wait()
+        began = time.perf_counter()
+        for worker in workers[: args.sessions]:
+            worker.join()
+        wall = time.perf_counter() - began
+        if reindexer:
+            reindexer.stop()
+            workers[-1].join()
     asked = args.sessions * args.questions
     print(f"{args.sessions} sessions x {args.questions} questions via /{args.endpoint} against {url}")
     print(f"asked {asked}: answered {tally.answered}, declined {tally.declined}, failed {len(tally.failed)}")
@@ -177,9 +282,28 @@ def run(url: str, args: argparse.Namespace) -> Tally:
     print(f"latency (submit to final answer): {percentiles(tally.total)}")
     if tally.first_piece:
         print(f"first streamed piece:             {percentiles(tally.first_piece)}")
-    for line in tally.failed[:10]:
+    if rss:
+        print(f"peak RSS of the app process: {rss.peak / 2**20:.0f} MB (sampled every {RSS_EVERY_SECONDS} s)")
+    failures = tally.failed
+    if reindexer:
+        took = f", {statistics.median(reindexer.seconds):.0f} s each (median)" if reindexer.seconds else ""
+        print(f"re-index runs meanwhile: {len(reindexer.summaries)} done, {len(reindexer.failed)} failed{took}")
+        for summary in sorted(set(reindexer.summaries)):
+            print(f"  {reindexer.summaries.count(summary)} x {summary}")
+        failures = failures + reindexer.failed
+    for line in failures[:10]:
         print(f"failed: {line}")
-    return tally
+    if tally.failed and app.log:
+        for count, error in server_errors(app.log):
+            print(f"server log: {count} x {error}")
+    return len(failures)
+
+
+def server_errors(log: Path) -> list[tuple[int, str]]:
+    """The exceptions in the app's log (the last line of each traceback), most frequent first."""
+    lines = log.read_text(errors="replace").splitlines()
+    ends = [line for line in lines if re.match(r"[\w.]+(Error|Exception)\b.*:", line)]
+    return sorted(((ends.count(end), end[:300]) for end in set(ends)), reverse=True)
 
 
 def main() -> None:
@@ -189,13 +313,18 @@ def main() -> None:
     parser.add_argument("--questions", type=int, default=10, help="questions per session (default 10)")
     parser.add_argument("--endpoint", choices=["chat", "ask"], default="chat", help="/chat streams (default)")
     parser.add_argument("--auth", type=lambda raw: tuple(raw.split(":", 1)), help="user:password")
+    parser.add_argument(
+        "--reindex", action="store_true", help="re-index the app's documents in another process meanwhile"
+    )
     args = parser.parse_args()
+    if args.url and args.reindex:
+        parser.error("--reindex needs the app this script starts (its documents and index): drop --url")
     if args.url:
-        tally = run(args.url, args)
+        failures = run(App(args.url), args)
     else:
-        with started_app() as url:
-            tally = run(url, args)
-    sys.exit(1 if tally.failed else 0)
+        with started_app() as app:
+            failures = run(app, args)
+    sys.exit(1 if failures else 0)
 
 
 if __name__ == "__main__":
