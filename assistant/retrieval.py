@@ -156,6 +156,8 @@ class HybridRetriever:
             for rank, (cid, text, meta, vector) in enumerate(
                 zip(dense["ids"][0], dense["documents"][0], dense["metadatas"][0], dense["embeddings"][0], strict=True)
             ):
+                if text is None:  # deleted by another process's sync that this client has not caught up with
+                    continue
                 found[cid] = {"text": text, "meta": meta, "fused": 1 / (RRF_K + rank + 1),
                               "similarity": float(np.dot(query_vector, vector))}
         for rank, i in enumerate(lexical.top(query_tokens, CANDIDATES)):
