@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from assistant import cues
 from assistant.embeddings import LocalEmbeddings
 from assistant.retrieval import Passage
 from assistant.text import has_cjk, tokens, word_count
@@ -15,31 +16,37 @@ from assistant.text import has_cjk, tokens, word_count
 MAX_WORDS = 80
 MAX_SENTENCES = 3
 # A further sentence must score this share of the best one to join the answer.
-KEEP_RATIO = 0.7
-# Near-duplicates (the corpus often says a thing twice) add nothing.
-DUPLICATE_SIMILARITY = 0.85
+KEEP_RATIO = 0.75
+# Near-duplicates (the corpus often says a thing twice) add nothing. Judged by shared words:
+# sentence vectors from one chunk's pass share its context, so they are alike by construction.
+DUPLICATE_OVERLAP = 0.7
 LEXICAL_WEIGHT = 0.6
 _ANAPHORA = frozenset("it its they them their this that these those he she his her there such".split())
 
 
-_WHEN = re.compile(r"^\s*(when|what (year|date|day|month)|in (what|which) year)\b|何时|什么时候|哪一?年", re.I)
-_HOW_MANY = re.compile(
-    r"^\s*(how (many|much|long|old|large|big)|what (percentage|proportion|share|number))\b|多少|几", re.I
-)
-_DATE = re.compile(
-    r"\b(1[0-9]{3}|20[0-9]{2})\b|\b(January|February|March|April|May|June|July|August|September|October|"
-    r"November|December)\b|\d+\s*年"
-)
-_NUMBER = re.compile(r"\d")
 ANSWER_TYPE_BONUS = 0.1
+# A sentence inherits this share of the previous sentence's score: the sentence after the one
+# that restates the question often holds the answer ("Algorithms ... have been devised. These include ...").
+CONTEXT_WEIGHT = 0.1
 
 
 def _answer_type_bonus(question: str, texts: list[str]) -> np.ndarray:
-    """A "when" question wants a sentence with a date; a "how many" one, a number."""
-    wanted = _DATE if _WHEN.search(question) else _NUMBER if _HOW_MANY.search(question) else None
-    if wanted is None:
+    """A "when" question wants a sentence with a new date; "how many", a number; "who", a name."""
+    pattern = cues.wanted(question)
+    if pattern is None:
         return np.zeros(len(texts))
-    return np.array([ANSWER_TYPE_BONUS if wanted.search(t) else 0.0 for t in texts])
+    return np.array([ANSWER_TYPE_BONUS if cues.offers(pattern, t, question) else 0.0 for t in texts])
+
+
+def _with_context(scores: np.ndarray, numbers: list[int]) -> np.ndarray:
+    """Each sentence plus a share of the score of the sentence before it in the same passage."""
+    follows = np.array([i > 0 and numbers[i - 1] == numbers[i] for i in range(len(numbers))])
+    before = np.concatenate([[0.0], scores[:-1]])
+    return scores + CONTEXT_WEIGHT * np.where(follows, before, 0.0)
+
+
+def _overlap(a: set[str], b: set[str]) -> float:
+    return len(a & b) / max(len(a | b), 1)
 
 
 def _shorten(sentence: str, limit: int) -> str:
@@ -90,22 +97,26 @@ class ExtractiveEngine:
         lexical = np.array([self.coverage(query_tokens, t) for t in texts])
         # Earlier passages were judged more relevant by retrieval: a small tie-breaking prior.
         prior = np.array([0.02 * (len(passages) - number + 1) for number in numbers])
-        scores = LEXICAL_WEIGHT * lexical + prior + _answer_type_bonus(question, texts)
+        match = LEXICAL_WEIGHT * lexical
         if not has_cjk(question):  # the English-only model's similarities are noise for Chinese
-            scores += vectors @ np.asarray(self.embeddings.embed_query(question), dtype=np.float32)
+            match += vectors @ np.asarray(self.embeddings.embed_query(question), dtype=np.float32)
+        scores = _with_context(match, numbers) + prior + _answer_type_bonus(question, texts)
         order = np.argsort(-scores, kind="stable")
         best = scores[order[0]]
         chosen: list[int] = []
+        chosen_words: list[set[str]] = []
         words = 0
         for position in order:
             if len(chosen) == MAX_SENTENCES or (chosen and scores[position] < KEEP_RATIO * best):
                 break
-            if any(float(vectors[position] @ vectors[c]) > DUPLICATE_SIMILARITY for c in chosen):
+            candidate = set(tokens(texts[position]))
+            if any(_overlap(candidate, taken) > DUPLICATE_OVERLAP for taken in chosen_words):
                 continue
             length = word_count(texts[position])
             if chosen and words + length > MAX_WORDS:
                 continue
             chosen.append(position)
+            chosen_words.append(candidate)
             words += length
         for i, position in enumerate(chosen):
             yield ("" if i == 0 else " ") + f"{_shorten(texts[position], MAX_WORDS)} [{numbers[position]}]"

@@ -11,6 +11,9 @@ _WORD = f"[^\\W_{_CJK_CHARS}]+"
 _TOKEN = re.compile(f"[{_CJK_CHARS}]+|{_WORD}(?:['’]{_WORD})?")
 # A sentence ends at . ! ? (before a space) or at Chinese 。！？, or at a line break.
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'“‘(\[]?[A-Z0-9\u4e00-\u9fff])|(?<=[。！？])|\n+")
+# A full stop after an initial ("John C. Messenger") or a common abbreviation ("St. Johns",
+# "et al. 1998") ends no sentence: splitting there cut names out of the answers.
+_ABBREVIATION = re.compile(r"\b([A-Z]|Mr|Mrs|Ms|Dr|St|Mt|Jr|Sr|Prof|Gen|Col|Lt|Capt|Gov|Rev|Fr|No|vs|al|ca|c)\.$")
 
 STOPWORDS = frozenset(
     """a about after all also an and any are as at be been before being between both but by can could did
@@ -59,10 +62,16 @@ def tokens(text: str) -> list[str]:
     return out
 
 
+def _after_abbreviation(text: str, boundary: re.Match) -> bool:
+    before = text[max(0, boundary.start() - 8) : boundary.start()]
+    return "\n" not in boundary.group() and bool(_ABBREVIATION.search(before))
+
+
 def sentence_spans(text: str) -> list[tuple[int, int]]:
     """(start, end) of each sentence of a passage; headings and fragments are left out."""
     spans, start = [], 0
-    for boundary in [*_SENTENCE_END.finditer(text), None]:
+    ends = [b for b in _SENTENCE_END.finditer(text) if not _after_abbreviation(text, b)]
+    for boundary in [*ends, None]:
         end = boundary.start() if boundary else len(text)
         piece = text[start:end]
         stripped = piece.strip()

@@ -1,0 +1,47 @@
+"""Question-type cues: the kind of answer a question asks for, and whether a sentence offers one."""
+
+from __future__ import annotations
+
+import re
+
+_WHEN = re.compile(
+    r"^\s*(when|what (year|date|day|month|century|decade)|in (what|which) (year|century|decade))\b"
+    r"|何时|什么时候|哪一?年",
+    re.I,
+)
+_HOW_MANY = re.compile(
+    r"^\s*(how (many|much|long|old|large|big|far|often)|what (percentage|proportion|share|number|amount))\b"
+    r"|多少|几",
+    re.I,
+)
+_WHO_WHERE = re.compile(r"\b(who|whom|whose)\b|^\s*where\b", re.I)
+
+_DATE = re.compile(
+    r"\b(1[0-9]{3}|20[0-9]{2})s?\b|\b(January|February|March|April|May|June|July|August|September|October|"
+    r"November|December|century)\b|\d+\s*年"
+)
+_NUMBER = re.compile(
+    r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
+    r"hundred|thousand|million|billion|dozen|half)\b",
+    re.I,
+)
+# A capitalised word inside a sentence (not its first word): most often a name or a place.
+_NAME = re.compile(r"(?<=[\s(\"“])[A-Z][\w'’.-]+")
+
+
+def wanted(question: str) -> re.Pattern | None:
+    """What an answer to ``question`` must hold: a date, a number, a name, or no telling."""
+    if _WHEN.search(question):
+        return _DATE
+    if _HOW_MANY.search(question):
+        return _NUMBER
+    if _WHO_WHERE.search(question):
+        return _NAME
+    return None
+
+
+def offers(pattern: re.Pattern, sentence: str, question: str) -> bool:
+    """The sentence holds a date, number or name that the question does not already state:
+    "What happened in 1992?" is not answered by any sentence that mentions 1992."""
+    asked = question.lower()
+    return any(match.group().lower() not in asked for match in pattern.finditer(sentence))

@@ -1,0 +1,55 @@
+"""The extractive engine's choice of sentences, on hand-made passages and vectors."""
+
+import numpy as np
+
+from assistant.extractive import ExtractiveEngine
+from assistant.retrieval import Passage
+from assistant.text import sentences, tokens
+
+
+class _FlatEmbeddings:
+    """Every sentence as near the question as every other: only words and cues decide."""
+
+    def embed_query(self, text: str) -> list[float]:
+        return list(np.eye(9)[0])
+
+
+def _engine(passage: Passage) -> ExtractiveEngine:
+    # Every sentence equally near the question.
+    vectors = [(np.eye(9)[0] + np.eye(9)[i + 1]) / np.sqrt(2) for i in range(8)]
+    stored = {cid: list(zip(sentences(passage.text), vectors, strict=False)) for cid in passage.ids}
+
+    def coverage(words: list[str], text: str) -> float:
+        return len(set(words) & set(tokens(text))) / len(set(words))
+
+    return ExtractiveEngine(_FlatEmbeddings(), coverage, lambda ids: {c: stored[c] for c in ids})
+
+
+def _answer(question: str, text: str) -> str:
+    passage = Passage(ids=["a"], text=text, metadata={"source": "a.md"}, fused=0.0, similarity=0.5, coverage=0.5)
+    return "".join(_engine(passage).stream(question, [passage]))
+
+
+def test_a_when_question_prefers_the_sentence_with_a_date() -> None:
+    answer = _answer(
+        "When did the museum open its new wing?",
+        "The museum built a new wing for modern art. The new wing opened in March 1998.",
+    )
+    assert answer.startswith("The new wing opened in March 1998.")
+
+
+def test_the_sentence_after_a_restatement_of_the_question_can_join_the_answer() -> None:
+    answer = _answer(
+        "Which tests check the primality of large numbers quickly?",
+        "Several tests check the primality of large numbers quickly. "
+        "These tests for large ones include Miller-Rabin and AKS. Trial division is slow.",
+    )
+    assert "Miller-Rabin" in answer and "Trial division" not in answer
+
+
+def test_a_sentence_said_twice_is_given_once() -> None:
+    answer = _answer(
+        "Which tests check the primality of large numbers quickly?",
+        "Fast tests check the primality of large numbers quickly. Fast tests check primality of large numbers quickly.",
+    )
+    assert answer.count("primality") == 1
