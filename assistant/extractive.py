@@ -11,7 +11,7 @@ import numpy as np
 from assistant import cues
 from assistant.embeddings import LocalEmbeddings
 from assistant.retrieval import Passage
-from assistant.text import has_cjk, tokens, word_count
+from assistant.text import cut_words, has_cjk, tokens, word_count
 
 MAX_WORDS = 80
 MAX_SENTENCES = 3
@@ -47,11 +47,6 @@ def _with_context(scores: np.ndarray, numbers: list[int]) -> np.ndarray:
 
 def _overlap(a: set[str], b: set[str]) -> float:
     return len(a & b) / max(len(a | b), 1)
-
-
-def _shorten(sentence: str, limit: int) -> str:
-    words = sentence.split()
-    return sentence if len(words) <= limit else " ".join(words[:limit]) + " …"
 
 
 class ExtractiveEngine:
@@ -119,4 +114,4 @@ class ExtractiveEngine:
             chosen_words.append(candidate)
             words += length
         for i, position in enumerate(chosen):
-            yield ("" if i == 0 else " ") + f"{_shorten(texts[position], MAX_WORDS)} [{numbers[position]}]"
+            yield ("" if i == 0 else " ") + f"{cut_words(texts[position], MAX_WORDS)} [{numbers[position]}]"

@@ -88,6 +88,15 @@ def sentences(text: str) -> list[str]:
     return [text[a:b] for a, b in sentence_spans(text)]
 
 
+_COUNTED = re.compile(f"[{_CJK_CHARS}]|{_WORD}")
+
+
 def word_count(text: str) -> int:
     """Words as a reader counts them: each Chinese character counts as one."""
-    return len(_CJK.findall(text)) + len(re.findall(_WORD, text))
+    return len(_COUNTED.findall(text))
+
+
+def cut_words(text: str, limit: int) -> str:
+    """``text`` up to its ``limit``-th word as word_count counts them, marked with … when cut."""
+    ends = [m.end() for m in _COUNTED.finditer(text)]
+    return text if len(ends) <= limit else text[: ends[limit - 1]] + " …"

@@ -2,7 +2,7 @@
 
 import pytest
 
-from assistant.text import sentences
+from assistant.text import cut_words, sentences, word_count
 
 
 @pytest.mark.parametrize(
@@ -22,3 +22,11 @@ from assistant.text import sentences
 )
 def test_sentences_end_at_full_stops_but_not_after_initials_or_abbreviations(text: str, expected: list[str]) -> None:
     assert sentences(text) == expected
+
+
+def test_cut_words_counts_as_word_count_does() -> None:
+    text = "It had 1,345,596 residents in 2011, more than any other city in the region."
+    cut = cut_words(text, 6)
+    assert cut == "It had 1,345,596 residents …" and word_count(cut.removesuffix(" …")) == 6
+    assert cut_words("短句。", 80) == "短句。"
+    assert word_count(cut_words("职业教育合作" * 30, 80).removesuffix(" …")) == 80
