@@ -385,3 +385,16 @@ def test_local_tokenizer_keeps_control_tokens_as_text_and_the_estimate_holds() -
     paragraphs = [p for path in SHIPPED_DOCS.glob("*.md") for p in path.read_text(encoding="utf-8").split("\n\n")]
     for text in [*paragraphs, "职业教育合作与交流", "1234567890 9876", "a b c d e f g", "Ünïcödé façade"]:
         assert llm.estimate_tokens(text) >= len(tokenizer.encode(text, add_special_tokens=False)), text
+
+
+def test_the_extractive_engine_only_quotes_a_document_that_gives_orders(
+    settings: Settings, embeddings: LocalEmbeddings
+) -> None:
+    write(settings.docs_dir, "levy-notes.md", EVIL_DOC)
+    sync(settings, embeddings=embeddings)
+    result = Assistant(settings, embeddings=embeddings).answer(QUESTION)
+    assert result.found
+    assert result.text.startswith("The apprenticeship levy is paid by employers with a large pay bill.")
+    # Whatever it picks is the document's own words, cited: an order in the text is never carried out.
+    for quoted in re.split(r"\s*\[\d+\]\s*", result.text):
+        assert quoted.removesuffix(" …") in EVIL_DOC
