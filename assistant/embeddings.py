@@ -136,7 +136,12 @@ class LocalEmbeddings(Embeddings):
         return self.encode([text])[0].tolist()
 
 
-@functools.cache
 def load_embeddings(name: str | None = None, backend: str = DEFAULT_EMBEDDING_BACKEND) -> LocalEmbeddings:
     """The embedding model named by ``name`` (a folder) or the shipped one, run by ``backend``; one per process."""
+    # Cached on the full arguments: load_embeddings() and load_embeddings(None, default) are one model.
+    return _loaded(name, backend)
+
+
+@functools.cache
+def _loaded(name: str | None, backend: str) -> LocalEmbeddings:
     return LocalEmbeddings(model_folder(name), model_id(name, backend), backend)

@@ -1,5 +1,6 @@
 """The int8 ONNX backend against the torch model it was exported from, and its on-disk cache."""
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,12 @@ MIN_COSINE = 0.98
 @pytest.fixture(scope="module")
 def torch_embeddings() -> LocalEmbeddings:
     return load_embeddings(None, "torch")
+
+
+def test_one_model_per_process_and_backend(embeddings: LocalEmbeddings, torch_embeddings: LocalEmbeddings) -> None:
+    settings = Settings()
+    assert load_embeddings(settings.embedding_model, settings.embedding_backend) is embeddings is load_embeddings()
+    assert torch_embeddings is not embeddings
 
 
 def test_int8_vectors_match_the_torch_model(embeddings: LocalEmbeddings, torch_embeddings: LocalEmbeddings) -> None:
@@ -79,6 +86,6 @@ def test_the_cache_key_follows_the_model_files_not_the_folder(tmp_path: Path) ->
 def test_a_model_that_cannot_be_exported_is_a_config_error(tmp_path: Path) -> None:
     broken = write(tmp_path / "broken", "config.json", "{}").parent
     cache = tmp_path / "cache"
-    with pytest.raises(ConfigError, match=rf"{broken}.*ASSISTANT_EMBEDDING_BACKEND=torch"):
+    with pytest.raises(ConfigError, match=rf"{re.escape(str(broken))}.*ASSISTANT_EMBEDDING_BACKEND=torch"):
         int8_model(broken, cache)
     assert list(cache.iterdir()) == []  # nothing half-written left behind
