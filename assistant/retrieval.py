@@ -93,34 +93,39 @@ class HybridRetriever:
 
     def __init__(self, settings: Settings, embeddings: LocalEmbeddings, *, k: int | None = None) -> None:
         self.settings, self.embeddings, self.k = settings, embeddings, k or settings.top_k
-        self._store: ChunkStore | None = None
-        self._opened: tuple | None = None  # (connection, generation) the store was opened on
+        # Opened now, so a missing or unusable index fails here with a clear message (before
+        # connect, which would create an empty database where the index's file is missing).
+        self._store = open_store(settings, embeddings)
+        connection = connect(settings)
+        self._opened = (connection, connection.generation)  # what the store was opened on
         self._lexical: LexicalIndex | None = None
         self._stamp: tuple | None = None
         self._lock = threading.Lock()
-        open_store(settings, embeddings)  # fail now, with a clear message, if there is no usable index
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[tuple[ChunkStore, LexicalIndex]]:
         """The store and BM25 side as of the latest finished sync; neither closes during the block."""
         connection = connect(self.settings)
         with connection.reading() as client:
-            latest = current_sync(client.get_collection(self.settings.collection))
+            collection = client.get_collection(self.settings.collection)
+            latest = current_sync(collection)
+            # A server shows another machine's chunks as they are written; an embedded client
+            # only after it reopened, so there the BM25 side waits for the sync to finish too.
+            version = (latest, None if connection.embedded else collection.count())
         connection.catch_up(latest)
         with connection.reading() as client:
-            yield self._refreshed(connection, client)
+            yield self._refreshed(connection, client, version)
 
-    def _refreshed(self, connection: Connection, client: Any) -> tuple[ChunkStore, LexicalIndex]:  # noqa: ANN401
+    def _refreshed(
+        self, connection: Connection, client: Any, version: tuple  # noqa: ANN401 - a chromadb client
+    ) -> tuple[ChunkStore, LexicalIndex]:
         with self._lock:
             if self._opened != (connection, connection.generation):
                 self._store = open_store(self.settings, self.embeddings)
                 self._opened = (connection, connection.generation)
-            collection = client.get_collection(self.settings.collection)
-            # A server shows another machine's chunks as they are written; an embedded client
-            # only after it reopened, so there the BM25 side waits for the sync to finish too.
-            stamp = (current_sync(collection), self._opened, None if connection.embedded else collection.count())
+            stamp = (version, self._opened)
             if self._lexical is None or stamp != self._stamp:
-                data = collection.get(include=["documents", "metadatas"])
+                data = client.get_collection(self.settings.collection).get(include=["documents", "metadatas"])
                 self._lexical = LexicalIndex(data["ids"], data["documents"], data["metadatas"])
                 self._stamp = stamp
             return self._store, self._lexical
