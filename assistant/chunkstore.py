@@ -2,21 +2,47 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import numpy as np
 from langchain_chroma import Chroma
 
 from assistant.embeddings import LocalEmbeddings
 
 SENTENCES_SUFFIX = "-sentences"
+# Recorded on the chunk collection; an index written in another layout must be rebuilt.
+# Layout 2: one companion row per chunk, holding all its sentences (layout 1 had a row per sentence).
+INDEX_LAYOUT = 2
+# Sentence vectors only rank a chunk's own sentences against the question: half precision is plenty.
+_VECTOR_DTYPE = np.float16
+
+
+def _pack(found: list[tuple[str, np.ndarray]]) -> dict[str, str]:
+    vectors = np.stack([v for _, v in found]).astype(_VECTOR_DTYPE) if found else np.zeros((0, 0), _VECTOR_DTYPE)
+    return {
+        "sentences": json.dumps([s for s, _ in found], ensure_ascii=False),
+        "vectors": base64.b64encode(vectors.tobytes()).decode("ascii"),
+    }
+
+
+def _unpack(meta: dict[str, str]) -> list[tuple[str, np.ndarray]]:
+    texts = json.loads(meta["sentences"])
+    if not texts:
+        return []
+    vectors = np.frombuffer(base64.b64decode(meta["vectors"]), dtype=_VECTOR_DTYPE).reshape(len(texts), -1)
+    return list(zip(texts, vectors.astype(np.float32), strict=True))
 
 
 class ChunkStore(Chroma):
     """Chroma whose writes also store each chunk's sentence vectors, from one model pass.
 
-    Sentences are written before their chunk and deleted with it, so a chunk in the index
-    always has its sentences; sentences left by an interrupted write are swept by ``sweep``.
+    A chunk's sentences are one row of the companion collection, under the chunk's id:
+    written before their chunk and deleted with it, so a chunk in the index always has its
+    sentences; rows left by an interrupted write are swept by ``sweep``. The companion is only
+    ever read by id, so a row per sentence would fill a vector index nobody searches.
     """
 
     def __init__(
@@ -44,17 +70,8 @@ class ChunkStore(Chroma):
         if ids is None or metadatas is None:
             raise ValueError("ChunkStore.add_texts needs ids and metadatas for every text")
         chunk_vectors, per_chunk = self.local_embeddings.encode_with_sentences(texts)
-        sentence_ids, sentence_texts, sentence_vectors, sentence_meta = [], [], [], []
-        for chunk_id, found in zip(ids, per_chunk, strict=True):
-            for number, (sentence, vector) in enumerate(found):
-                sentence_ids.append(f"{chunk_id}:{number}")
-                sentence_texts.append(sentence)
-                sentence_vectors.append(vector)
-                sentence_meta.append({"chunk_id": chunk_id, "n": number})
-        if sentence_ids:
-            self.sentences.upsert(
-                ids=sentence_ids, documents=sentence_texts, embeddings=sentence_vectors, metadatas=sentence_meta
-            )
+        # Chroma wants a vector for every row; the chunk's own is at hand.
+        self.sentences.upsert(ids=ids, embeddings=chunk_vectors, metadatas=[_pack(found) for found in per_chunk])
         self._collection.upsert(ids=ids, documents=texts, embeddings=chunk_vectors, metadatas=metadatas)
         if self.on_embedded:
             self.on_embedded(len(texts))
@@ -63,25 +80,17 @@ class ChunkStore(Chroma):
     def delete(self, ids: list[str] | None = None, **kwargs: Any) -> None:  # noqa: ANN401
         if ids:
             super().delete(ids)
-            self.sentences.delete(where={"chunk_id": {"$in": list(ids)}})
+            self.sentences.delete(ids=list(ids))
 
     def sentences_of(self, chunk_ids: list[str]) -> dict[str, list[tuple[str, Any]]]:
         """Each chunk's sentences in reading order, with their vectors."""
         if not chunk_ids:
             return {}
-        found = self.sentences.get(
-            where={"chunk_id": {"$in": chunk_ids}}, include=["documents", "embeddings", "metadatas"]
-        )
-        grouped: dict[str, list[tuple[int, str, Any]]] = {}
-        for text, vector, meta in zip(found["documents"], found["embeddings"], found["metadatas"], strict=True):
-            grouped.setdefault(meta["chunk_id"], []).append((meta["n"], text, vector))
-        return {cid: [(t, v) for _, t, v in sorted(items, key=lambda x: x[0])] for cid, items in grouped.items()}
+        found = self.sentences.get(ids=list(chunk_ids), include=["metadatas"])
+        return {cid: _unpack(meta) for cid, meta in zip(found["ids"], found["metadatas"], strict=True)}
 
     def sweep(self) -> None:
-        """Remove sentences whose chunk is gone (left by a write that was interrupted)."""
+        """Remove sentence rows whose chunk is gone (left by a write that was interrupted)."""
         chunk_ids = set(self._collection.get(include=[])["ids"])
-        stored = self.sentences.get(include=["metadatas"])
-        stray = [sid for sid, meta in zip(stored["ids"], stored["metadatas"], strict=True)
-                 if meta["chunk_id"] not in chunk_ids]
-        if stray:
+        if stray := [sid for sid in self.sentences.get(include=[])["ids"] if sid not in chunk_ids]:
             self.sentences.delete(ids=stray)

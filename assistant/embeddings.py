@@ -104,11 +104,11 @@ class LocalEmbeddings(Embeddings):
             texts, batch_size=self.batch_size, output_value=None, convert_to_numpy=True, show_progress_bar=False
         )
         chunk_vectors = _unit(np.stack([np.asarray(o["sentence_embedding"], dtype=np.float32) for o in outputs]))
+        every_offsets = self.tokenizer(
+            texts, return_offsets_mapping=True, truncation=True, max_length=self.max_tokens
+        )["offset_mapping"]
         per_chunk = []
-        for text, output in zip(texts, outputs, strict=True):
-            offsets = self.tokenizer(
-                text, return_offsets_mapping=True, truncation=True, max_length=self.max_tokens
-            )["offset_mapping"]
+        for text, output, offsets in zip(texts, outputs, every_offsets, strict=True):
             # Token embeddings come padded to the longest text of the batch.
             pieces = np.asarray(output["token_embeddings"], dtype=np.float32)[: len(offsets)]
             starts = np.array([a for a, _ in offsets])

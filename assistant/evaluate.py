@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from langchain_chroma import Chroma
 from langchain_core.documents import Document
 
 from assistant.answer import Assistant
@@ -153,7 +154,7 @@ def _measure(
     return figures
 
 
-def _tutorial_chunks(articles: list[Article]) -> tuple[list[Document], float]:
+def tutorial_chunks(articles: list[Article]) -> tuple[list[Document], float]:
     from langchain_text_splitters import RecursiveCharacterTextSplitter
 
     start = time.perf_counter()
@@ -173,28 +174,35 @@ def _ask(search: Callable[[str], list[Document]], questions: list[Question], pro
     return {"ranks": ranks, "seconds": seconds}
 
 
+def tutorial_index(articles: list[Article], folder: Path, embeddings: LocalEmbeddings) -> tuple[Chroma, int, float]:
+    """The LangChain RAG tutorial's indexing: 1000/200 character chunks into Chroma.
+
+    Returns the store, its number of chunks, and the seconds splitting and storing took.
+    """
+    import chromadb
+
+    chunks, split_seconds = tutorial_chunks(articles)
+    start = time.perf_counter()
+    store = Chroma(
+        collection_name="tutorial",
+        embedding_function=embeddings,
+        client=chromadb.PersistentClient(path=str(folder)),
+    )
+    store.add_documents(chunks)
+    return store, len(chunks), split_seconds + time.perf_counter() - start
+
+
 def _baseline(
     articles: list[Article], questions: list[Question], k: int, work: Path, embeddings: LocalEmbeddings,
     progress: Progress,
 ) -> dict:
     """The LangChain RAG tutorial: 1000/200 character chunks, Chroma, similarity search."""
-    import chromadb
-    from langchain_chroma import Chroma
-
-    chunks, split_seconds = _tutorial_chunks(articles)
     # Our run already embedded these questions; the baseline must pay for its own.
     embeddings.clear_query_cache()
-    start = time.perf_counter()
-    store = Chroma(
-        collection_name="tutorial",
-        embedding_function=embeddings,
-        client=chromadb.PersistentClient(path=str(work / "baseline")),
-    )
-    store.add_documents(chunks)
-    index_seconds = split_seconds + time.perf_counter() - start
+    store, chunks, index_seconds = tutorial_index(articles, work / "baseline", embeddings)
     asked = _ask(lambda q: store.similarity_search(q, k=k), questions, progress, "baseline")
     return _empty() | _retrieval(asked["ranks"], k) | _speed(asked["seconds"]) | {
-        "index_chunks_per_s": round(len(chunks) / index_seconds, 2)
+        "index_chunks_per_s": round(chunks / index_seconds, 2)
     }
 
 
@@ -202,7 +210,7 @@ def _bm25(articles: list[Article], questions: list[Question], k: int, progress: 
     """BM25 alone (LangChain's BM25Retriever) over the tutorial's chunks."""
     from langchain_community.retrievers import BM25Retriever
 
-    chunks, split_seconds = _tutorial_chunks(articles)
+    chunks, split_seconds = tutorial_chunks(articles)
     start = time.perf_counter()
     retriever = BM25Retriever.from_documents(chunks, k=k)
     index_seconds = split_seconds + time.perf_counter() - start

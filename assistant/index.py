@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from assistant.chunkstore import SENTENCES_SUFFIX, ChunkStore
+from assistant.chunkstore import INDEX_LAYOUT, SENTENCES_SUFFIX, ChunkStore
 from assistant.config import RECORD_DB_FILE, Settings
 from assistant.connection import connect, describe, disconnect, rebuild_hint
 from assistant.embeddings import LocalEmbeddings
@@ -52,7 +52,7 @@ def open_store(
             collection = client.create_collection(
                 settings.collection,
                 configuration={"hnsw": {"space": "cosine"}},
-                metadata={"embedding_model": embeddings.model_name},
+                metadata={"embedding_model": embeddings.model_name, "layout": INDEX_LAYOUT},
             )
         elif settings.chroma_url:
             raise IndexStateError(f"nothing indexed yet in {place}: run `assistant index` to build it")
@@ -67,6 +67,12 @@ def open_store(
         raise IndexStateError(
             f"{place} was built with embedding model {built_with!r}, not {embeddings.model_name!r}; "
             + rebuild_hint(settings)
+        )
+    layout = (collection.metadata or {}).get("layout", 1)
+    if layout != INDEX_LAYOUT:
+        raise IndexStateError(
+            f"{place} was written by another version of the assistant (index layout {layout}, "
+            f"this version reads {INDEX_LAYOUT}); " + rebuild_hint(settings)
         )
     return ChunkStore(client, settings.collection, embeddings, on_embedded)
 

@@ -62,6 +62,19 @@ def tokens(text: str) -> list[str]:
     return out
 
 
+def _content_words(text: str) -> int:
+    """Content words as ``tokens`` would find them, counting each Chinese character as one.
+
+    Enough to tell a sentence from a fragment, without loading jieba's dictionary (over a
+    second) just to split passages into sentences.
+    """
+    count = 0
+    for match in _TOKEN.finditer(text.lower()):
+        piece = match.group()
+        count += sum(c not in STOPWORDS for c in piece) if _CJK.match(piece) else piece not in STOPWORDS
+    return count
+
+
 def _after_abbreviation(text: str, boundary: re.Match) -> bool:
     before = text[max(0, boundary.start() - 8) : boundary.start()]
     return "\n" not in boundary.group() and bool(_ABBREVIATION.search(before))
@@ -75,7 +88,7 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
         end = boundary.start() if boundary else len(text)
         piece = text[start:end]
         stripped = piece.strip()
-        if stripped and not stripped.startswith("#") and len(tokens(stripped)) >= 2:
+        if stripped and not stripped.startswith("#") and _content_words(stripped) >= 2:
             left = start + len(piece) - len(piece.lstrip())
             spans.append((left, left + len(stripped)))
         if boundary:

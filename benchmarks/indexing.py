@@ -1,8 +1,9 @@
-"""Indexing throughput and query embedding time for each embedding backend, same chunks, same process.
+"""Indexing throughput and query embedding time for each embedding backend, same chunks, same process,
+and against the LangChain tutorial's indexing (1000/200-character chunks, Chroma, torch).
 
 Usage: python benchmarks/indexing.py [--data ../shared/bench-data/xquad.en.json] [--repeats 3]
-The backends take turns in every run; medians and ratios are reported, since absolute times
-drift on shared machines.
+The backends and the tutorial take turns in every run; medians and ratios are reported, since
+absolute times drift on shared machines.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from assistant.config import DEFAULT_EMBEDDING_BACKEND, EMBEDDING_BACKENDS, Settings
 from assistant.embeddings import load_embeddings
-from assistant.evaluate import spread
+from assistant.evaluate import spread, tutorial_index
 from assistant.index import open_store
 from assistant.squad import load_squad, write_articles
 from assistant.sync import sync
@@ -45,6 +46,7 @@ def main() -> None:
     raw: dict[str, list[float]] = {name: [] for name in backends}
     query: dict[str, list[float]] = {name: [] for name in backends}
     texts: list[str] = []
+    tutorial_rates: list[float] = []
     for run in range(args.repeats):
         for name, embeddings in backends.items():
             settings = Settings(docs_dir=docs, index_dir=work / f"index-{name}-{run}")
@@ -61,6 +63,8 @@ def main() -> None:
                 start = time.perf_counter()
                 embeddings.encode([text])
                 query[name].append(time.perf_counter() - start)
+        _, tutorial_chunks, seconds = tutorial_index(articles, work / f"tutorial-{run}", backends["torch"])
+        tutorial_rates.append(tutorial_chunks / seconds)
 
     default = backends[DEFAULT_EMBEDDING_BACKEND]
     shipped = Settings(docs_dir=REPO / "documents", index_dir=work / "shipped")
@@ -86,6 +90,13 @@ def main() -> None:
     print(f"{'':54}{first:>10}{second:>10}{first + '/' + second:>17}")
     for label, values in rows.items():
         print(f"{label:54}{values[first]:10.1f}{values[second]:10.1f}{values[first] / values[second]:17.2f}")
+    ours = [len(texts) / s for s in pipeline[DEFAULT_EMBEDDING_BACKEND]]
+    ratios = sorted(o / t for o, t in zip(ours, tutorial_rates, strict=True))
+    print(
+        f"tutorial indexing (1000/200 chars, Chroma, torch): {statistics.median(tutorial_rates):.1f} chunks/s; "
+        f"ours ({DEFAULT_EMBEDDING_BACKEND}) / tutorial, run by run: {', '.join(f'{r:.2f}' for r in ratios)} "
+        f"(median {statistics.median(ratios):.2f})"
+    )
     print(
         f"no-change re-index of shipped corpus ({DEFAULT_EMBEDDING_BACKEND}): "
         f"{statistics.median(no_change):.3f} s (median), 0 embeddings"

@@ -37,6 +37,10 @@ def runs(limit: list[str]) -> list[tuple[str, list[str]]]:
         ),
         ("Answer gate calibration, Chinese", [sys.executable, "benchmarks/calibrate_gate.py", str(ZH)]),
         ("Indexing throughput and no-change re-index", [sys.executable, "benchmarks/indexing.py", "--data", str(EN)]),
+        (
+            "Chunking alone: the tutorial's 1000-character chunks against ours, same model, same searches",
+            [sys.executable, "benchmarks/chunking.py", str(EN), str(ZH)],
+        ),
     ]
 
 

@@ -145,20 +145,17 @@ def lock_is_held(index_dir: Path) -> bool:
 class IndexContents:
     chunk_ids: list[str]
     positions: list[tuple[str, int]]  # (file, chunk number) of every stored chunk
-    sentence_ids: list[str]
-    sentence_parents: set[str]  # the chunk each stored sentence belongs to
+    sentence_rows: list[str]  # the chunk each stored row of sentences belongs to
     record_keys: list[str]
 
 
 def index_contents(settings: Settings, embeddings: LocalEmbeddings) -> IndexContents:
     store = open_store(settings, embeddings)
     chunks = store.get(include=["metadatas"])
-    sentences = store.sentences.get(include=["metadatas"])
     return IndexContents(
         chunk_ids=sorted(chunks["ids"]),
         positions=sorted((m["source"], m["chunk"]) for m in chunks["metadatas"]),
-        sentence_ids=sorted(sentences["ids"]),
-        sentence_parents={m["chunk_id"] for m in sentences["metadatas"]},
+        sentence_rows=sorted(store.sentences.get(include=[])["ids"]),
         record_keys=sorted(record_manager(settings).list_keys()),
     )
 
@@ -240,8 +237,7 @@ def test_a_killed_index_run_resumes_to_what_a_clean_rebuild_gives(
     assert resumed.chunk_ids == clean.chunk_ids
     assert len(resumed.positions) == len(set(resumed.positions)) == total  # no chunk of a file stored twice
     assert resumed.positions == clean.positions
-    assert resumed.sentence_ids == clean.sentence_ids
-    assert resumed.sentence_parents <= set(resumed.chunk_ids)  # no orphaned sentences
+    assert resumed.sentence_rows == resumed.chunk_ids  # every chunk has its sentences, none orphaned
     assert resumed.record_keys == resumed.chunk_ids == clean.record_keys
     # The vector side agrees too, not only the ids: the same nearest chunk for the same question.
     resumed_store, clean_store = open_store(settings, embeddings), open_store(clean_settings, embeddings)
@@ -408,7 +404,8 @@ def test_html_indexes_only_visible_text(settings: Settings, embeddings: LocalEmb
     assert report.added == ["hospitality.html"]
     store = open_store(settings, embeddings)
     chunks = store.get(include=["documents", "metadatas"])
-    text = "\n".join(chunks["documents"] + store.sentences.get(include=["documents"])["documents"])
+    sentences = [s for found in store.sentences_of(chunks["ids"]).values() for s, _ in found]
+    text = "\n".join(chunks["documents"] + sentences)
     assert "The project trained 120 hotel staff in Chengdu in 2019." in text
     assert "Trainers from Sheffield visited the hotels twice." in text
     assert "Hospitality skills project" in text
@@ -607,7 +604,7 @@ def test_fuzzed_files_are_indexed_or_reported_and_never_break_a_sync(
     contents_now = index_contents(settings, embeddings)
     assert {source for source, _ in contents_now.positions} == indexed
     assert contents_now.record_keys == contents_now.chunk_ids
-    assert contents_now.sentence_parents <= set(contents_now.chunk_ids)
+    assert contents_now.sentence_rows == contents_now.chunk_ids
 
 
 # ---------------------------------------------------------------------------------------------

@@ -133,3 +133,19 @@ def test_second_writer_is_refused(settings: Settings, embeddings: LocalEmbedding
     write(settings.docs_dir, "rqf.md", RQF)
     with writer_lock(settings), pytest.raises(IndexStateError, match="another `assistant index` is updating"):
         sync(settings, embeddings=embeddings)
+
+
+def test_an_index_in_an_older_layout_is_refused_until_rebuilt(settings: Settings, embeddings: LocalEmbeddings) -> None:
+    write(settings.docs_dir, "levy.md", LEVY)
+    sync(settings, embeddings=embeddings)
+    collection = open_store(settings, embeddings)._collection
+    # An index written before sentence rows were grouped per chunk has no layout on record.
+    collection.modify(metadata={k: v for k, v in collection.metadata.items() if k != "layout"})
+    refused = r"index layout 1, this version reads 2\); run `assistant index --rebuild"
+    with pytest.raises(IndexStateError, match=refused):
+        open_store(settings, embeddings)
+    with pytest.raises(IndexStateError, match="index layout 1"):
+        sync(settings, embeddings=embeddings)
+    assert sync(settings, rebuild=True, embeddings=embeddings).added == ["levy.md"]
+    sentences = open_store(settings, embeddings).sentences_of(chunk_ids(settings, embeddings))
+    assert [s for found in sentences.values() for s, _ in found] == [LEVY]
