@@ -86,7 +86,8 @@ class ChunkStore(Chroma):
         """Each chunk's sentences in reading order, with their vectors."""
         if not chunk_ids:
             return {}
-        found = self.sentences.get(ids=list(chunk_ids), include=["metadatas"])
+        # Chroma refuses a repeated id; passages may share a chunk.
+        found = self.sentences.get(ids=list(dict.fromkeys(chunk_ids)), include=["metadatas"])
         return {cid: _unpack(meta) for cid, meta in zip(found["ids"], found["metadatas"], strict=True)}
 
     def sweep(self) -> None:
