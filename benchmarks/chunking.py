@@ -74,7 +74,8 @@ def main() -> None:
     args = parser.parse_args()
     embeddings = load_embeddings()
     columns = ["chunks", "word_pieces_median", "cut_by_model", "dense_recall@5", "dense_mrr", "bm25_recall@5"]
-    print(f"{'corpus':<16}{'chunking':<10}" + "".join(f"{c:>16}" for c in columns))
+    widths = [max(10, len(c) + 2) for c in columns]
+    print(f"{'corpus':<16}{'chunking':<10}" + "".join(f"{c:>{w}}" for c, w in zip(columns, widths, strict=True)))
     for data in args.data:
         articles, questions = load_squad(data)
         question_vectors = embeddings.encode([q.text for q in questions])
@@ -84,7 +85,8 @@ def main() -> None:
         }
         for name, texts in splits.items():
             row = measure(texts, questions, question_vectors, embeddings)
-            print(f"{data.name:<16}{name:<10}" + "".join(f"{row[c]:>16}" for c in columns), flush=True)
+            cells = "".join(f"{row[c]:>{w}}" for c, w in zip(columns, widths, strict=True))
+            print(f"{data.name:<16}{name:<10}{cells}", flush=True)
 
 
 if __name__ == "__main__":
