@@ -184,10 +184,23 @@ def ask_command(question: str, index_dir: Path | None, as_json: bool) -> None:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Another SQuAD file whose questions should be declined against DATA's index.",
 )
+@click.option(
+    "--index-runs",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Index N times (ours and the baseline in turn) and report the median speed; times drift on busy machines.",
+)
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), help="Write the figures here.")
 @_expected_errors
 def eval_command(
-    data: Path, limit: int | None, k: int, baseline: bool, negatives: Path | None, json_out: Path | None
+    data: Path,
+    limit: int | None,
+    k: int,
+    baseline: bool,
+    negatives: Path | None,
+    index_runs: int,
+    json_out: Path | None,
 ) -> None:
     """Measure retrieval, answers and speed on DATA, a SQuAD v1.1 JSON file.
 
@@ -200,7 +213,9 @@ def eval_command(
     def progress(items, label: str, total: int):  # noqa: ANN001, ANN202
         return tqdm(items, desc=label, total=total, file=sys.stderr, leave=False, disable=None)
 
-    result = evaluate(data, limit=limit, k=k, baseline=baseline, negatives=negatives, progress=progress)
+    result = evaluate(
+        data, limit=limit, k=k, baseline=baseline, negatives=negatives, index_runs=index_runs, progress=progress
+    )
     click.echo(format_table(result))
     if json_out:
         json_out.write_text(json.dumps(result, indent=2))

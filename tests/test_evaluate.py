@@ -3,6 +3,7 @@
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from assistant.cli import cli
@@ -43,18 +44,22 @@ def squad_file(path: Path, articles: dict) -> Path:
     return path
 
 
-def test_eval_reports_every_figure_for_every_system(tmp_path: Path) -> None:
+def test_eval_reports_every_figure_for_every_system(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The user's own record database is named here; the evaluation must leave it alone.
+    users_records = tmp_path / "users-records.sqlite"
+    monkeypatch.setenv("ASSISTANT_RECORD_DB", f"sqlite:///{users_records}")
     data = squad_file(tmp_path / "small.json", ARTICLES)
     negatives = squad_file(tmp_path / "other.json", {"Cooking": [(
         "Sourdough bread rises because of wild yeast.",
         [("How do I make a souffle rise in the oven?", "eggs"), ("What is the boiling point of olive oil?", "300")])]})
     out = tmp_path / "figures.json"
     result = CliRunner().invoke(
-        cli, ["eval", str(data), "--baseline", "--k", "3", "--negatives", str(negatives), "--json", str(out)]
+        cli, ["eval", str(data), "--baseline", "--k", "3", "--negatives", str(negatives), "--index-runs", "2",
+              "--json", str(out)]
     )
     assert result.exit_code == 0, result.output
     figures = json.loads(out.read_text())
-    assert (figures["k"], figures["questions"], figures["dataset"]) == (3, 5, str(data))
+    assert (figures["k"], figures["questions"], figures["dataset"], figures["index_runs"]) == (3, 5, str(data), 2)
     for system in ("ours", "baseline", "bm25"):
         assert set(figures[system]) == set(FIGURES)
         assert figures[system]["recall_at_k"] == 1.0  # every answer is plainly in its article
@@ -65,6 +70,8 @@ def test_eval_reports_every_figure_for_every_system(tmp_path: Path) -> None:
     assert figures["baseline"]["answer_hit"] is None  # the tutorial pipeline has no answerer here
     assert "recall_at_k" in result.stdout and "ours/base" in result.stdout
     assert not (tmp_path / "index").exists() or not any((tmp_path / "index").iterdir())  # user's index untouched
+    assert not users_records.exists()
+    assert "median of 2 runs" in result.stdout
 
 
 def test_spread_takes_evenly() -> None:
