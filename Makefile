@@ -45,7 +45,7 @@ test: $(STAMP) browser postgres lint
 bench: $(STAMP)
 	$(PY) benchmarks/indexing.py
 
-# Every benchmark, 400 questions per evaluation; rewrites BENCHMARKS.md (about 20 minutes on
+# Every benchmark, 400 questions per evaluation; rewrites BENCHMARKS.md (about 12 minutes on
 # 2 cores; without --limit every question is asked, about an hour).
 benchmarks: $(STAMP)
 	$(PY) benchmarks/report.py --limit 400
