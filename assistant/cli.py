@@ -5,14 +5,18 @@ from __future__ import annotations
 import functools
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 import httpx
 
 from assistant.config import Settings
 from assistant.errors import AssistantError
+
+if TYPE_CHECKING:
+    from assistant.store.sync import SyncReport
 
 PARTIAL_EXIT = 1
 ERROR_EXIT = 2
@@ -26,7 +30,7 @@ def _expected_errors(command: Callable) -> Callable:
     """Expected failures become one line on stderr and a non-zero exit, never a traceback."""
 
     @functools.wraps(command)
-    def wrapper(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+    def wrapper(*args: object, **kwargs: object) -> object:
         try:
             return command(*args, **kwargs)
         except AssistantError as exc:
@@ -69,10 +73,11 @@ def cli() -> None:
     """Answers questions about China–UK vocational education cooperation from your documents."""
 
 
-def _run_sync(settings: Settings, rebuild: bool) -> None:
+def run_sync(settings: Settings, *, rebuild: bool = False, echo: Callable[[str], None] = click.echo) -> SyncReport:
+    """Sync the index with a progress bar on stderr, then the summary line and each failure, through ``echo``."""
     from tqdm import tqdm
 
-    from assistant.sync import sync
+    from assistant.store.sync import sync
 
     bar = tqdm(total=0, unit="chunk", desc="embedding", file=sys.stderr, leave=False, disable=None)
 
@@ -84,11 +89,19 @@ def _run_sync(settings: Settings, rebuild: bool) -> None:
         report = sync(settings, rebuild=rebuild, on_chunks=progress)
     finally:
         bar.close()
-    click.echo(report.summary())
+    echo(report.summary())
     for source, reason in report.failed:
-        click.echo(f"failed: {source}: {reason}", err=True)
-    if report.failed:
+        echo(f"failed: {source}: {reason}")
+    return report
+
+
+def _sync_and_exit(settings: Settings, rebuild: bool) -> None:
+    if run_sync(settings, rebuild=rebuild, echo=_echo_failures_to_stderr).failed:
         sys.exit(PARTIAL_EXIT)
+
+
+def _echo_failures_to_stderr(line: str) -> None:
+    click.echo(line, err=line.startswith("failed: "))
 
 
 @cli.command("index")
@@ -101,7 +114,7 @@ def index_command(docs: Path | None, index_dir: Path | None, rebuild: bool) -> N
 
     Exit code 0 when every document was indexed, 1 when some failed (each is listed), 2 on error.
     """
-    _run_sync(_settings(docs, index_dir), rebuild)
+    _sync_and_exit(_settings(docs, index_dir), rebuild)
 
 
 @cli.command("add")
@@ -113,7 +126,7 @@ def index_command(docs: Path | None, index_dir: Path | None, rebuild: bool) -> N
 def add_command(files: tuple[Path, ...], docs: Path | None, index_dir: Path | None, replace: bool) -> None:
     """Copy FILES into the documents folder and index them."""
     from assistant.errors import DocumentExistsError
-    from assistant.intake import accept_file
+    from assistant.ingest.intake import accept_file
 
     settings = _settings(docs, index_dir)
     for file in files:
@@ -122,7 +135,7 @@ def add_command(files: tuple[Path, ...], docs: Path | None, index_dir: Path | No
         except DocumentExistsError as exc:
             raise DocumentExistsError(f"{exc}; use --replace to overwrite it") from None
         click.echo(f"copied {file} -> {target}", err=True)
-    _run_sync(settings, rebuild=False)
+    _sync_and_exit(settings, rebuild=False)
 
 
 @cli.command("status")
@@ -132,16 +145,23 @@ def add_command(files: tuple[Path, ...], docs: Path | None, index_dir: Path | No
 @_expected_errors
 def status_command(docs: Path | None, index_dir: Path | None, as_json: bool) -> None:
     """Documents, chunks, embedding model, index folder and time of the last sync."""
-    from assistant.embeddings import load_embeddings
-    from assistant.index import status
+    from assistant.embed.embeddings import model_id_of
+    from assistant.store.index import Index
 
     settings = _settings(docs, index_dir)
-    info = status(settings, load_embeddings(settings.embedding_model, settings.embedding_backend))
+    # The index is checked against the model's id; the model itself is not loaded.
+    info = Index(settings, model_id_of(settings)).status()
     if as_json:
         click.echo(json.dumps(info.as_dict()))
         return
     for key, value in info.as_dict().items():
-        click.echo(f"{key.replace('_', ' ')}: {value if value is not None else 'never'}")
+        click.echo(f"{key.replace('_', ' ')}: {_shown(key, value)}")
+
+
+def _shown(key: str, value: object) -> object:
+    if value is not None:
+        return value
+    return "never" if key == "last_sync" else "none"
 
 
 @cli.command("ask")
@@ -154,7 +174,8 @@ def ask_command(question: str, index_dir: Path | None, as_json: bool) -> None:
 
     Exit code 0 when answered, 1 when the documents do not contain the answer, 2 on error.
     """
-    from assistant.answer import Answer, Assistant
+    from assistant.answering.chain import Assistant
+    from assistant.types import Answer
 
     assistant = Assistant(_settings(None, index_dir))
     final = None
@@ -208,9 +229,9 @@ def eval_command(
     """
     from tqdm import tqdm
 
-    from assistant.evaluate import evaluate, format_table
+    from assistant.eval.evaluate import evaluate, format_table
 
-    def progress(items, label: str, total: int):  # noqa: ANN001, ANN202
+    def progress(items: Iterable, label: str, total: int) -> Iterable:
         return tqdm(items, desc=label, total=total, file=sys.stderr, leave=False, disable=None)
 
     result = evaluate(

@@ -5,12 +5,13 @@ from __future__ import annotations
 import functools
 import re
 
-_CJK_CHARS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-_CJK = re.compile(f"[{_CJK_CHARS}]")
-_WORD = f"[^\\W_{_CJK_CHARS}]+"
-_TOKEN = re.compile(f"[{_CJK_CHARS}]+|{_WORD}(?:['’]{_WORD})?")
+# Chinese characters (CJK ideographs, their extension A and compatibility forms): the one definition.
+CJK_CHARS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_CJK = re.compile(f"[{CJK_CHARS}]")
+_WORD = f"[^\\W_{CJK_CHARS}]+"
+_TOKEN = re.compile(f"[{CJK_CHARS}]+|{_WORD}(?:['’]{_WORD})?")
 # A sentence ends at . ! ? (before a space) or at Chinese 。！？, or at a line break.
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'“‘(\[]?[A-Z0-9\u4e00-\u9fff])|(?<=[。！？])|\n+")
+_SENTENCE_END = re.compile(rf"(?<=[.!?])\s+(?=[\"'“‘(\[]?[A-Z0-9{CJK_CHARS}])|(?<=[。！？])|\n+")
 # A full stop after an initial ("John C. Messenger") or a common abbreviation ("St. Johns",
 # "et al. 1998") ends no sentence: splitting there cut names out of the answers.
 _ABBREVIATION = re.compile(r"\b([A-Z]|Mr|Mrs|Ms|Dr|St|Mt|Jr|Sr|Prof|Gen|Col|Lt|Capt|Gov|Rev|Fr|No|vs|al|ca|c)\.$")
@@ -31,7 +32,7 @@ def has_cjk(text: str) -> bool:
 
 
 @functools.cache
-def _jieba():  # noqa: ANN202 - the jieba module, initialised once
+def _jieba():  # the jieba module, initialised once
     import logging
 
     import jieba
@@ -101,7 +102,7 @@ def sentences(text: str) -> list[str]:
     return [text[a:b] for a, b in sentence_spans(text)]
 
 
-_COUNTED = re.compile(f"[{_CJK_CHARS}]|{_WORD}")
+_COUNTED = re.compile(f"[{CJK_CHARS}]|{_WORD}")
 
 
 def word_count(text: str) -> int:

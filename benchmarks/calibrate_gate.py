@@ -16,11 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.answer import Assistant
+from assistant.answering.chain import Assistant
 from assistant.config import Settings
-from assistant.evaluate import spread
-from assistant.squad import load_squad, write_articles
-from assistant.sync import sync
+from assistant.eval.evaluate import spread
+from assistant.eval.squad import load_squad, write_articles
+from assistant.store.sync import sync
 
 THRESHOLDS = (0.25, 0.3, 0.35, 0.4, 0.45, 0.5)
 

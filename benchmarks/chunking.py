@@ -16,15 +16,15 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.chunks import make_splitter
 from assistant.config import Settings
-from assistant.embeddings import LocalEmbeddings, load_embeddings
-from assistant.evaluate import tutorial_chunks
-from assistant.loaders import discover
-from assistant.metrics import first_hit_rank, mean_reciprocal_rank, recall_at_k
-from assistant.retrieval import LexicalIndex
-from assistant.squad import Article, Question, load_squad, write_articles
-from assistant.sync import load_folder
+from assistant.embed.embeddings import LocalEmbeddings, load_embeddings
+from assistant.eval.evaluate import tutorial_chunks
+from assistant.eval.metrics import first_hit_rank, mean_reciprocal_rank, recall_at_k
+from assistant.eval.squad import Article, Question, load_squad, write_articles
+from assistant.ingest.chunks import make_splitter
+from assistant.ingest.loaders import discover
+from assistant.search.retriever import LexicalIndex
+from assistant.store.sync import load_folder
 from assistant.text import tokens
 
 REPO = Path(__file__).resolve().parent.parent

@@ -16,11 +16,11 @@ import time
 from pathlib import Path
 
 from assistant.config import DEFAULT_EMBEDDING_BACKEND, EMBEDDING_BACKENDS, Settings
-from assistant.embeddings import load_embeddings
-from assistant.evaluate import spread, tutorial_index
-from assistant.index import open_store
-from assistant.squad import load_squad, write_articles
-from assistant.sync import sync
+from assistant.embed.embeddings import load_embeddings
+from assistant.eval.evaluate import spread, tutorial_index
+from assistant.eval.squad import load_squad, write_articles
+from assistant.store.sync import sync
+from tests.conftest import open_store
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = REPO.parent / "shared" / "bench-data" / "xquad.en.json"

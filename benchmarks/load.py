@@ -125,7 +125,7 @@ class Reindexer:
                 for path in changed:
                     path.write_text(f"{originals[path]}\nLoad-test revision {number}: this copy was changed.\n")
                 self._index(number)
-            except Exception as exc:  # noqa: BLE001 - counted and reported, not raised in a worker thread
+            except Exception as exc:
                 self.failed.append(f"re-index run {number}: {exc.__class__.__name__}: {exc}")
                 return
 
@@ -216,7 +216,7 @@ def ask_api(client: Client, question: str) -> tuple[bool, float | None]:
 def session(number: int, url: str, args: argparse.Namespace, start: threading.Barrier, tally: Tally) -> None:
     try:
         client = Client(url, auth=args.auth, verbose=False)
-    except Exception as exc:  # noqa: BLE001 - counted and reported, not raised in a worker thread
+    except Exception as exc:
         with tally.lock:
             tally.failed.extend([f"session {number}: connect: {exc}"] * args.questions)
         start.wait()
@@ -228,7 +228,7 @@ def session(number: int, url: str, args: argparse.Namespace, start: threading.Ba
         began = time.perf_counter()
         try:
             found, first = ask(client, question)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             with tally.lock:
                 tally.failed.append(f"session {number}: {question!r}: {exc.__class__.__name__}: {exc}")
             continue

@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from assistant.config import Settings
-from assistant.embeddings import LocalEmbeddings, load_embeddings
+from assistant.embed.embeddings import LocalEmbeddings, load_embeddings
+from assistant.store.chunkstore import ChunkStore
+from assistant.store.index import Index
 
 pytest_plugins = ["tests.servers"]
 
@@ -61,3 +63,8 @@ def write(folder: Path, name: str, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def open_store(settings: Settings, embeddings: LocalEmbeddings) -> ChunkStore:
+    """The index's LangChain vector store, for tests that look inside it."""
+    return Index(settings, embeddings.model_name).writer(embeddings)

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import app
 from assistant.config import Settings
-from assistant.embeddings import LocalEmbeddings
-from assistant.sync import sync
+from assistant.embed.embeddings import LocalEmbeddings
+from assistant.store.sync import sync
 from tests.conftest import SHIPPED_DOCS
 
 

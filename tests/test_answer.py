@@ -6,12 +6,13 @@ import shutil
 import pytest
 from click.testing import CliRunner
 
-from assistant.answer import NOT_FOUND, Answer, Assistant, CitationNumbering
+from assistant.answering.chain import Assistant
+from assistant.answering.citations import CitationNumbering
 from assistant.cli import cli
 from assistant.config import Settings
 from assistant.errors import QuestionError
-from assistant.retrieval import Passage
-from assistant.sync import sync
+from assistant.store.sync import sync
+from assistant.types import NOT_FOUND, Answer, Passage
 from tests.conftest import SHIPPED_DOCS
 
 
@@ -94,7 +95,7 @@ def test_bad_questions_get_a_clear_error(assistant: Assistant, question: object,
 
 
 def _passage(source: str, text: str) -> Passage:
-    return Passage(ids=[source], text=text, metadata={"source": source, "title": source}, fused=0.0,
+    return Passage(ids=[source], text=text, metadata={"source": source, "title": source},
                    similarity=0.5, coverage=0.5)
 
 

@@ -14,10 +14,10 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError, AuthenticationError
 
 import app
-from assistant.answer import NOT_FOUND, Answer, Source
 from assistant.config import Settings
-from assistant.embeddings import LocalEmbeddings
+from assistant.embed.embeddings import LocalEmbeddings
 from assistant.errors import ConfigError
+from assistant.types import NOT_FOUND, Answer, Source
 from tests.serving import free_port, serving_shipped_corpus
 
 pytestmark = pytest.mark.slow
@@ -214,7 +214,7 @@ def test_without_an_index_the_chat_says_how_to_build_one(tmp_path: Path) -> None
 def test_auth_keeps_anonymous_visitors_out(served: Served, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ASSISTANT_AUTH", "reader:s3cret")
     ui = app.build_app(served.settings)
-    url = app.launch(ui, served.settings, host="127.0.0.1", port=free_port(), auth=app.auth_from_env(),
+    url = app.launch(ui, served.settings, host="127.0.0.1", port=free_port(), auth=Settings().credentials,
                      prevent_thread_lock=True)
     try:
         for path in ("config", "gradio_api/info"):
@@ -238,14 +238,15 @@ def test_auth_keeps_anonymous_visitors_out(served: Served, monkeypatch: pytest.M
 )
 def test_auth_from_env(monkeypatch: pytest.MonkeyPatch, raw: str, expected: tuple[str, str] | None) -> None:
     monkeypatch.setenv("ASSISTANT_AUTH", raw)
-    assert app.auth_from_env() == expected
+    assert Settings().credentials == expected
 
 
 @pytest.mark.parametrize("raw", ["reader", ":s3cret", "reader:"])
 def test_auth_from_env_refuses_malformed_values(monkeypatch: pytest.MonkeyPatch, raw: str) -> None:
     monkeypatch.setenv("ASSISTANT_AUTH", raw)
-    with pytest.raises(ConfigError, match="user:password"):
-        app.auth_from_env()
+    with pytest.raises(ConfigError, match="user:password") as refused:
+        Settings()
+    assert raw not in str(refused.value)  # a password is never echoed
 
 
 def test_history_pairs_skip_sources_and_unanswered_questions() -> None:

@@ -16,7 +16,7 @@ from selenium.webdriver.support import expected_conditions as ready
 from selenium.webdriver.support.ui import WebDriverWait
 
 import app
-from assistant.embeddings import LocalEmbeddings
+from assistant.embed.embeddings import LocalEmbeddings
 from tests.conftest import REPO
 from tests.serving import serving_shipped_corpus
 

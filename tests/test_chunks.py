@@ -4,9 +4,9 @@ import string
 import pytest
 from langchain_core.documents import Document
 
-from assistant.chunks import make_splitter, split_documents
 from assistant.config import MODEL_MAX_TOKENS
 from assistant.errors import DocumentError
+from assistant.ingest.chunks import make_splitter, split_documents
 from tests.conftest import SHIPPED_DOCS
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from assistant import cues
+from assistant.answering import cues
 
 
 @pytest.mark.parametrize(

@@ -7,12 +7,11 @@ import numpy as np
 import pytest
 
 from assistant.config import Settings
-from assistant.embeddings import LocalEmbeddings, load_embeddings, model_folder
+from assistant.embed.embeddings import LocalEmbeddings, load_embeddings, model_folder
+from assistant.embed.onnx_model import int8_model, model_digest
 from assistant.errors import ConfigError, IndexStateError
-from assistant.index import open_store
-from assistant.onnx_model import int8_model, model_digest
-from assistant.sync import sync
-from tests.conftest import write
+from assistant.store.sync import sync
+from tests.conftest import open_store, write
 
 # Different lengths in one batch, so padded rows are compared too.
 SENTENCES = [
@@ -30,12 +29,12 @@ MIN_COSINE = 0.98
 
 @pytest.fixture(scope="module")
 def torch_embeddings() -> LocalEmbeddings:
-    return load_embeddings(None, "torch")
+    return load_embeddings(Settings(embedding_backend="torch"))
 
 
 def test_one_model_per_process_and_backend(embeddings: LocalEmbeddings, torch_embeddings: LocalEmbeddings) -> None:
     settings = Settings()
-    assert load_embeddings(settings.embedding_model, settings.embedding_backend) is embeddings is load_embeddings()
+    assert load_embeddings(settings) is embeddings is load_embeddings()
     assert torch_embeddings is not embeddings
 
 

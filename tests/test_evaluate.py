@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from assistant.cli import cli
-from assistant.evaluate import FIGURES, spread
+from assistant.eval.evaluate import FIGURES, spread
 
 ARTICLES = {
     "Apprenticeship levy": [

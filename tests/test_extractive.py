@@ -2,9 +2,9 @@
 
 import numpy as np
 
-from assistant.extractive import ExtractiveEngine
-from assistant.retrieval import Passage
+from assistant.answering.extractive import ExtractiveEngine
 from assistant.text import sentences, tokens
+from assistant.types import Passage
 
 
 class _FlatEmbeddings:
@@ -26,7 +26,7 @@ def _engine(passage: Passage) -> ExtractiveEngine:
 
 
 def _answer(question: str, text: str) -> str:
-    passage = Passage(ids=["a"], text=text, metadata={"source": "a.md"}, fused=0.0, similarity=0.5, coverage=0.5)
+    passage = Passage(ids=["a"], text=text, metadata={"source": "a.md"}, similarity=0.5, coverage=0.5)
     return "".join(_engine(passage).stream(question, [passage]))
 
 

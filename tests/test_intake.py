@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from assistant.errors import DocumentError
-from assistant.intake import accept_file, safe_name
+from assistant.ingest.intake import accept_file, safe_name
 from tests.conftest import write
 
 

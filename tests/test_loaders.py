@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from assistant.errors import DocumentError
-from assistant.loaders import discover, load_file
+from assistant.ingest.loaders import discover, load_file
 from tests.conftest import write
 from tests.samples import make_docx, make_pdf
 

@@ -1,6 +1,6 @@
 import pytest
 
-from assistant.metrics import (
+from assistant.eval.metrics import (
     contains_answer,
     exact_match,
     f1,

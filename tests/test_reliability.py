@@ -32,15 +32,16 @@ from hypothesis import HealthCheck, event, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from assistant.answer import Answer, Assistant
+from assistant.answering.chain import Assistant
 from assistant.cli import cli
 from assistant.config import Settings
-from assistant.embeddings import LocalEmbeddings, load_embeddings
+from assistant.embed.embeddings import LocalEmbeddings, load_embeddings
 from assistant.errors import DocumentError, QuestionError
-from assistant.index import LOCK_FILE, open_store, record_manager, status
-from assistant.loaders import load_file
-from assistant.sync import INDEX_BATCH_SIZE, sync
-from tests.conftest import SHIPPED_DOCS, write
+from assistant.ingest.loaders import load_file
+from assistant.store.index import LOCK_FILE, Index, record_manager
+from assistant.store.sync import INDEX_BATCH_SIZE, sync
+from assistant.types import Answer
+from tests.conftest import SHIPPED_DOCS, open_store, write
 
 RQF = "The Regulated Qualifications Framework started on 1 October 2015 and replaced the QCF."
 LEVY = "The apprenticeship levy started on 6 April 2017 at 0.5% of an employer's pay bill."
@@ -245,7 +246,7 @@ def test_a_killed_index_run_resumes_to_what_a_clean_rebuild_gives(
         assert [d.metadata["source"] for d in resumed_store.similarity_search(question, k=3)] == [
             d.metadata["source"] for d in clean_store.similarity_search(question, k=3)
         ]
-    assert status(settings, embeddings).last_sync is not None
+    assert Index(settings, embeddings.model_name).status().last_sync is not None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -258,7 +259,7 @@ def test_a_second_writer_exits_2_while_another_index_run_holds_the_lock(
 ) -> None:
     settings = shipped_docs
     # The in-process second writer must reach the lock at once.
-    load_embeddings(settings.embedding_model, settings.embedding_backend)
+    load_embeddings(settings)
     run = start_index_run(log_dir=tmp_path / "first")
     try:
         locked = wait_for(lambda: lock_is_held(settings.index_dir) or run.poll() is not None)
@@ -273,7 +274,7 @@ def test_a_second_writer_exits_2_while_another_index_run_holds_the_lock(
     assert code == 0, stderr
     shipped = len(list(SHIPPED_DOCS.glob("*.md")))
     assert stdout.strip().splitlines()[-1] == f"added {shipped}, updated 0, deleted 0, unchanged 0, failed 0"
-    assert status(settings, embeddings).documents == shipped
+    assert Index(settings, embeddings.model_name).status().documents == shipped
     contents = index_contents(settings, embeddings)
     assert contents.record_keys == contents.chunk_ids
 
@@ -404,7 +405,8 @@ def test_html_indexes_only_visible_text(settings: Settings, embeddings: LocalEmb
     assert report.added == ["hospitality.html"]
     store = open_store(settings, embeddings)
     chunks = store.get(include=["documents", "metadatas"])
-    sentences = [s for found in store.sentences_of(chunks["ids"]).values() for s, _ in found]
+    with Index(settings, embeddings.model_name).reading() as snapshot:
+        sentences = [s for found in snapshot.sentences_of(chunks["ids"]).values() for s, _ in found]
     text = "\n".join(chunks["documents"] + sentences)
     assert "The project trained 120 hotel staff in Chengdu in 2019." in text
     assert "Trainers from Sheffield visited the hotels twice." in text
@@ -693,7 +695,7 @@ def indexing_meanwhile(tmp_path_factory: pytest.TempPathFactory, embeddings: Loc
             held = lock_is_held(settings.index_dir)
             try:
                 outcome: Answer | Exception = assistant.answer(question)
-            except Exception as exc:  # noqa: BLE001 - recorded, and asserted on by the tests
+            except Exception as exc:
                 outcome = exc
             answers.append((question, fact, outcome, held))
     finally:
@@ -726,7 +728,7 @@ def test_a_document_indexed_by_another_process_is_answered_without_restart(index
     assistant = indexing_meanwhile.assistant
     try:
         result, error = assistant.answer(ADDED_QUESTION), None
-    except Exception as exc:  # noqa: BLE001 - reported as the failure
+    except Exception as exc:
         result, error = None, exc
     assert error is None, f"the running Assistant raised {error.__class__.__name__}: {error}"
     assert result.found and "412" in result.text, result.text

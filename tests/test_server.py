@@ -17,13 +17,13 @@ import pytest
 from click.testing import CliRunner
 from gradio_client import Client
 
-from assistant.answer import Assistant
+from assistant.answering.chain import Assistant
 from assistant.cli import cli
 from assistant.config import Settings
-from assistant.embeddings import LocalEmbeddings
+from assistant.embed.embeddings import LocalEmbeddings
 from assistant.errors import ConfigError
-from assistant.index import open_store, record_manager
-from tests.conftest import write
+from assistant.store.index import record_manager
+from tests.conftest import open_store, write
 from tests.serving import free_port, serving_shipped_corpus
 from tests.test_evaluate import ARTICLES, squad_file
 
@@ -206,7 +206,7 @@ def test_a_server_that_never_answers_times_out_with_its_url(silent_server: str) 
 
 
 class RefusingHandler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 - the http.server name
+    def do_GET(self) -> None:
         self.send_response(401 if self.headers.get("Authorization") != "Bearer right" else 200)
         self.end_headers()
 

@@ -6,11 +6,11 @@ from pathlib import Path
 import pytest
 
 from assistant.config import Settings
-from assistant.embeddings import LocalEmbeddings
+from assistant.embed.embeddings import LocalEmbeddings
 from assistant.errors import IndexStateError
-from assistant.index import open_store, record_manager, status, writer_lock
-from assistant.sync import sync
-from tests.conftest import write
+from assistant.store.index import Index, record_manager, writer_lock
+from assistant.store.sync import sync
+from tests.conftest import open_store, write
 from tests.samples import make_pdf
 
 RQF = "The Regulated Qualifications Framework started on 1 October 2015 and replaced the QCF."
@@ -86,9 +86,9 @@ def test_index_reopens_in_a_new_process(settings: Settings, embeddings: LocalEmb
     write(settings.docs_dir, "levy.md", LEVY)
     sync(settings, embeddings=embeddings)
     code = (
-        "import json; from assistant.config import Settings; from assistant.embeddings import load_embeddings;"
-        "from assistant.index import open_store;"
-        "hit = open_store(Settings(), load_embeddings()).similarity_search('apprenticeship levy', k=1)[0];"
+        "import json; from assistant.config import Settings; from assistant.embed.embeddings import load_embeddings;"
+        "from assistant.search.retriever import HybridRetriever;"
+        "hit = HybridRetriever.open(Settings(), load_embeddings()).invoke('apprenticeship levy')[0];"
         "print(json.dumps(hit.metadata))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -97,7 +97,7 @@ def test_index_reopens_in_a_new_process(settings: Settings, embeddings: LocalEmb
 
 def test_status_reports_counts_model_and_last_sync(shipped_docs: Settings, embeddings: LocalEmbeddings) -> None:
     sync(shipped_docs, embeddings=embeddings)
-    info = status(shipped_docs, embeddings)
+    info = Index(shipped_docs, embeddings.model_name).status()
     assert info.documents == len(list(shipped_docs.docs_dir.glob("*.md"))) >= 12
     assert info.chunks >= info.documents
     assert info.embedding_model == "sentence-transformers/all-MiniLM-L6-v2@onnx-int8"
@@ -148,5 +148,6 @@ def test_an_index_in_an_older_layout_is_refused_until_rebuilt(settings: Settings
         sync(settings, embeddings=embeddings)
     assert sync(settings, rebuild=True, embeddings=embeddings).added == ["levy.md"]
     ids = chunk_ids(settings, embeddings)
-    sentences = open_store(settings, embeddings).sentences_of(ids + ids)  # two passages may share a chunk
+    with Index(settings, embeddings.model_name).reading() as snapshot:
+        sentences = snapshot.sentences_of(ids + ids)  # two passages may share a chunk
     assert [s for found in sentences.values() for s, _ in found] == [LEVY]

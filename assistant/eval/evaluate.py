@@ -3,7 +3,6 @@ optionally beside the LangChain RAG-tutorial pipeline and BM25 alone, in the sam
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import resource
 import statistics
@@ -17,11 +16,10 @@ from pathlib import Path
 from langchain_chroma import Chroma
 from langchain_core.documents import Document
 
-from assistant.answer import Assistant
+from assistant.answering.chain import Assistant
 from assistant.config import Settings
-from assistant.embeddings import LocalEmbeddings, load_embeddings
-from assistant.index import drop_collection
-from assistant.metrics import (
+from assistant.embed.embeddings import LocalEmbeddings, load_embeddings
+from assistant.eval.metrics import (
     contains_answer,
     exact_match,
     f1,
@@ -29,9 +27,11 @@ from assistant.metrics import (
     mean_reciprocal_rank,
     recall_at_k,
 )
-from assistant.squad import Article, Question, load_squad, write_articles
-from assistant.sync import sync
+from assistant.eval.squad import Article, Question, load_squad, write_articles
+from assistant.store.index import drop_collection
+from assistant.store.sync import sync
 from assistant.text import word_count
+from assistant.types import CITATION
 
 FIGURES = (
     "recall_at_k",
@@ -84,7 +84,7 @@ def _empty() -> dict:
 
 
 def _plain(text: str) -> str:
-    return re.sub(r"\s*\[\d+\]", "", text).strip()
+    return re.sub(rf"\s*{CITATION.pattern}", "", text).strip()
 
 
 @contextmanager
@@ -92,9 +92,9 @@ def _scratch_index(work: Path, name: str) -> Iterator[Settings]:
     """Settings for a fresh index of the articles in ``work``: a folder of its own, or a
     collection of its own on the server, dropped afterwards. Its records stay in the folder,
     whatever ASSISTANT_RECORD_DB says: the user's index and records are never touched."""
-    settings = dataclasses.replace(Settings(), docs_dir=work / "documents", index_dir=work / name, record_db=None)
+    settings = Settings(docs_dir=work / "documents", index_dir=work / name, record_db=None)
     if settings.chroma_url:
-        settings = dataclasses.replace(settings, collection=f"assistant-eval-{uuid.uuid4().hex[:12]}")
+        settings = settings.model_copy(update={"collection": f"assistant-eval-{uuid.uuid4().hex[:12]}"})
     try:
         yield settings
     finally:
@@ -133,7 +133,7 @@ def _measure(
 ) -> dict:
     # The baseline's imports happen before its clock starts; an empty sync does ours before ours starts.
     work = settings.docs_dir.parent
-    warm = dataclasses.replace(settings, docs_dir=work / "empty", index_dir=work / "warm")
+    warm = settings.model_copy(update={"docs_dir": work / "empty", "index_dir": work / "warm"})
     warm.docs_dir.mkdir()
     sync(warm, embeddings=embeddings)
     index_rate = _timed_sync(settings, embeddings)
@@ -253,7 +253,7 @@ def evaluate(
     questions = spread(questions, limit)
     other = spread(load_squad(negatives)[1], len(questions)) if negatives else []
     settings = Settings()
-    embeddings = embeddings or load_embeddings(settings.embedding_model, settings.embedding_backend)
+    embeddings = embeddings or load_embeddings(settings)
     result: dict = {
         "dataset": str(data), "k": k, "questions": len(questions), "index_runs": index_runs,
         "embedding_model": embeddings.model_name,
@@ -264,7 +264,7 @@ def evaluate(
         if baseline:
             # The tutorial embeds with plain sentence-transformers on torch (HuggingFaceEmbeddings):
             # the same model as ours, run the tutorial's way whichever backend ours uses.
-            tutorial = load_embeddings(settings.embedding_model, "torch")
+            tutorial = load_embeddings(settings.model_copy(update={"embedding_backend": "torch"}))
             result["baseline"] = _baseline(articles, questions, k, work, tutorial, progress)
             result["bm25"] = _bm25(articles, questions, k, progress)
         rates = {"ours": [result["ours"]["index_chunks_per_s"]]}

@@ -60,7 +60,7 @@ def _check_server(settings: Settings) -> None:
         raise IndexStateError(f"Chroma server {url} answered its heartbeat with HTTP {reply.status_code}")
 
 
-def _server_client(settings: Settings) -> Any:  # noqa: ANN401 - a chromadb client
+def _server_client(settings: Settings) -> Any:  # a chromadb client
     import chromadb
     import httpx
     from chromadb.config import Settings as ChromaSettings
@@ -85,7 +85,7 @@ def _server_client(settings: Settings) -> Any:  # noqa: ANN401 - a chromadb clie
     return client
 
 
-def _embedded_client(settings: Settings) -> Any:  # noqa: ANN401 - a chromadb client
+def _embedded_client(settings: Settings) -> Any:  # a chromadb client
     import chromadb
     from chromadb.api.client import SharedSystemClient
     from chromadb.config import Settings as ChromaSettings
@@ -104,7 +104,7 @@ def _embedded_client(settings: Settings) -> Any:  # noqa: ANN401 - a chromadb cl
         ) from None
 
 
-def current_sync(collection: Any) -> str | None:  # noqa: ANN401 - a chromadb collection
+def current_sync(collection: Any) -> str | None:  # a chromadb collection
     """The id of the last finished sync of ``collection``: changes whenever its contents did."""
     return (collection.metadata or {}).get("sync_id")
 
@@ -121,13 +121,13 @@ class Connection:
         # Syncs whose writes this client has seen: this process's own, and those before it opened.
         self.seen_syncs: set[str | None] = {self._latest_sync()}
 
-    def _open(self) -> Any:  # noqa: ANN401 - a chromadb client
+    def _open(self) -> Any:  # a chromadb client
         return _embedded_client(self.settings) if self.embedded else _server_client(self.settings)
 
     def _latest_sync(self) -> str | None:
         try:
             return current_sync(self.client.get_collection(self.settings.collection))
-        except Exception:  # noqa: BLE001 - no collection yet: nothing to have missed
+        except Exception:  # no collection yet: nothing to have missed
             return None
 
     @contextlib.contextmanager

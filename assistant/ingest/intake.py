@@ -9,7 +9,7 @@ from pathlib import Path
 
 from assistant.config import MB
 from assistant.errors import DocumentError, DocumentExistsError
-from assistant.loaders import SUPPORTED_SUFFIXES
+from assistant.ingest.loaders import SUPPORTED_SUFFIXES
 
 # Letters (any script), digits, and a few harmless marks; anything else becomes "_".
 _UNSAFE = re.compile(r"[^\w.\- ]+", re.UNICODE)

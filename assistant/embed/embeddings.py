@@ -5,11 +5,12 @@ from __future__ import annotations
 import functools
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from assistant.config import DEFAULT_EMBEDDING_BACKEND, EMBEDDING_BACKENDS, model_cache_dir
+from assistant.config import DEFAULT_EMBEDDING_BACKEND, EMBEDDING_BACKENDS, Settings
 from assistant.errors import ConfigError
 from assistant.text import sentence_spans
 
@@ -70,21 +71,21 @@ class LocalEmbeddings(Embeddings):
 
         self.model = SentenceTransformer(str(folder), device="cpu", local_files_only=True)
         if backend == "onnx-int8":
-            from assistant.onnx_model import use_int8_onnx
+            from assistant.embed.onnx_model import use_int8_onnx
 
-            use_int8_onnx(self.model, folder, cache or model_cache_dir())
+            use_int8_onnx(self.model, folder, cache or Settings().model_cache)
         self.model_name = model_name
         self.batch_size = ENCODE_BATCH_SIZES[backend]
 
     @property
-    def tokenizer(self):  # noqa: ANN201 - a Hugging Face tokenizer
+    def tokenizer(self) -> Any:
         return self.model.tokenizer
 
     @property
     def max_tokens(self) -> int:
         return int(self.model.max_seq_length)
 
-    def encode(self, texts: list[str]):  # noqa: ANN201 - a numpy array
+    def encode(self, texts: list[str]) -> np.ndarray:
         return self.model.encode(
             texts,
             batch_size=self.batch_size,
@@ -136,12 +137,18 @@ class LocalEmbeddings(Embeddings):
         return self.encode([text])[0].tolist()
 
 
-def load_embeddings(name: str | None = None, backend: str = DEFAULT_EMBEDDING_BACKEND) -> LocalEmbeddings:
-    """The embedding model named by ``name`` (a folder) or the shipped one, run by ``backend``; one per process."""
-    # Cached on the full arguments: load_embeddings() and load_embeddings(None, default) are one model.
-    return _loaded(name, backend)
+def load_embeddings(settings: Settings | None = None) -> LocalEmbeddings:
+    """The embedding model ``settings`` name (a folder, or the shipped one) run by their backend; one per process."""
+    settings = settings or Settings()
+    # Cached on what picks the model, not on the whole Settings: every index and folder shares it.
+    return _loaded(settings.embedding_model, settings.embedding_backend, settings.model_cache)
+
+
+def model_id_of(settings: Settings) -> str:
+    """The model id an index built with ``settings`` records, without loading the model."""
+    return model_id(settings.embedding_model, settings.embedding_backend)
 
 
 @functools.cache
-def _loaded(name: str | None, backend: str) -> LocalEmbeddings:
-    return LocalEmbeddings(model_folder(name), model_id(name, backend), backend)
+def _loaded(name: str | None, backend: str, cache: Path) -> LocalEmbeddings:
+    return LocalEmbeddings(model_folder(name), model_id(name, backend), backend, cache)

@@ -8,10 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from assistant import cues
-from assistant.embeddings import LocalEmbeddings
-from assistant.retrieval import Passage
+from assistant.answering import cues
+from assistant.embed.embeddings import LocalEmbeddings
 from assistant.text import cut_words, has_cjk, tokens, word_count
+from assistant.types import Passage
 
 MAX_WORDS = 80
 MAX_SENTENCES = 3

@@ -7,6 +7,8 @@ import string
 from collections import Counter
 from collections.abc import Iterable
 
+from assistant.text import has_cjk
+
 _PUNCTUATION = set(string.punctuation) | set("，。！？；：、“”‘’（）《》【】")
 
 
@@ -20,7 +22,7 @@ def normalize_answer(text: str) -> str:
 def _answer_tokens(text: str) -> list[str]:
     normal = normalize_answer(text)
     # Chinese has no spaces: score it character by character, as SQuAD-style Chinese benchmarks do.
-    return [ch for ch in normal if not ch.isspace()] if re.search(r"[\u4e00-\u9fff]", normal) else normal.split()
+    return [ch for ch in normal if not ch.isspace()] if has_cjk(normal) else normal.split()
 
 
 def exact_match(prediction: str, golds: Iterable[str]) -> float:

@@ -1,43 +1,32 @@
-"""Hybrid retrieval over the index: Chroma's dense search and BM25, fused by reciprocal rank."""
+"""Hybrid retrieval over the index: Chroma's dense search and BM25, fused by reciprocal rank.
+
+``HybridRetriever`` is a LangChain retriever, so it composes into anyone's chain; the answer chain
+uses its ``search``, which returns ``Passage``s with the scores the relevance gate needs.
+"""
 
 from __future__ import annotations
 
-import contextlib
 import math
 import threading
 from collections import Counter
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+from pydantic import ConfigDict, PrivateAttr
 
-from assistant.chunkstore import ChunkStore
 from assistant.config import Settings
-from assistant.connection import Connection, connect, current_sync
-from assistant.embeddings import LocalEmbeddings
-from assistant.index import open_store
+from assistant.embed.embeddings import LocalEmbeddings, model_id_of
+from assistant.store.index import Index, Snapshot
 from assistant.text import has_cjk, tokens
+from assistant.types import Passage
 
-DEFAULT_K = 5
 # Each side proposes this many candidates before fusion.
 CANDIDATES = 20
 # The usual constant of reciprocal rank fusion (Cormack et al., 2009).
 RRF_K = 60
-
-
-@dataclass
-class Passage:
-    """Retrieved text: one chunk, or neighbouring chunks of one file merged."""
-
-    ids: list[str]
-    text: str
-    metadata: dict
-    fused: float
-    similarity: float  # cosine between question and passage embeddings
-    coverage: float  # share of the question's words (idf-weighted) that the passage contains
-    relevance: float = 0.0  # what the answer gate compares with min_relevance
-    neighbours: list[int] = field(default_factory=list)
 
 
 def relevance(query: str, similarity: float, coverage: float) -> float:
@@ -88,83 +77,71 @@ def _merge_text(first: str, second: str) -> str:
     return first + "\n" + second
 
 
-class HybridRetriever:
-    """Dense plus BM25 retrieval; both sides follow the index as it is re-synced, by any process."""
+class HybridRetriever(BaseRetriever):
+    """Dense plus BM25 retrieval; both sides follow the index as it is re-synced, by any process.
 
-    def __init__(self, settings: Settings, embeddings: LocalEmbeddings, *, k: int | None = None) -> None:
-        self.settings, self.embeddings, self.k = settings, embeddings, k or settings.top_k
-        # Opened now, so a missing or unusable index fails here with a clear message (before
-        # connect, which would create an empty database where the index's file is missing).
-        self._store = open_store(settings, embeddings)
-        connection = connect(settings)
-        self._opened = (connection, connection.generation)  # what the store was opened on
-        self._lexical: LexicalIndex | None = None
-        self._stamp: tuple | None = None
-        self._lock = threading.Lock()
+    As a LangChain retriever it returns Documents whose metadata also holds ``ids``, ``similarity``,
+    ``coverage`` and ``relevance``.
+    """
 
-    @contextlib.contextmanager
-    def reading(self) -> Iterator[tuple[ChunkStore, LexicalIndex]]:
-        """The store and BM25 side as of the latest finished sync; neither closes during the block."""
-        connection = connect(self.settings)
-        with connection.reading() as client:
-            collection = client.get_collection(self.settings.collection)
-            latest = current_sync(collection)
-            # A server shows another machine's chunks as they are written; an embedded client
-            # only after it reopened, so there the BM25 side waits for the sync to finish too.
-            version = (latest, None if connection.embedded else collection.count())
-        connection.catch_up(latest)
-        with connection.reading() as client:
-            yield self._refreshed(connection, client, version)
+    model_config = ConfigDict(arbitrary_types_allowed=True)
 
-    def _refreshed(
-        self, connection: Connection, client: Any, version: tuple  # noqa: ANN401 - a chromadb client
-    ) -> tuple[ChunkStore, LexicalIndex]:
+    settings: Settings
+    embeddings: LocalEmbeddings
+    index: Index
+    _lexical: LexicalIndex | None = PrivateAttr(default=None)
+    _version: tuple | None = PrivateAttr(default=None)
+    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+
+    @classmethod
+    def open(cls, settings: Settings, embeddings: LocalEmbeddings) -> HybridRetriever:
+        """A retriever over the index ``settings`` name; a missing or unusable index fails here, clearly."""
+        return cls(settings=settings, embeddings=embeddings, index=Index(settings, model_id_of(settings)))
+
+    def _lexical_side(self, snapshot: Snapshot) -> LexicalIndex:
+        """BM25 over the snapshot's chunks, rebuilt only when the index has changed."""
         with self._lock:
-            if self._opened != (connection, connection.generation):
-                self._store = open_store(self.settings, self.embeddings)
-                self._opened = (connection, connection.generation)
-            stamp = (version, self._opened)
-            if self._lexical is None or stamp != self._stamp:
-                data = client.get_collection(self.settings.collection).get(include=["documents", "metadatas"])
-                self._lexical = LexicalIndex(data["ids"], data["documents"], data["metadatas"])
-                self._stamp = stamp
-            return self._store, self._lexical
+            if self._lexical is None or snapshot.version != self._version:
+                self._lexical = LexicalIndex(*snapshot.contents())
+                self._version = snapshot.version
+            return self._lexical
 
     def lexical(self) -> LexicalIndex:
         """The BM25 side (and its word weights) as of the latest search."""
         if self._lexical is None:
-            with self.reading() as (_, lexical):
-                return lexical
+            with self.index.reading() as snapshot:
+                return self._lexical_side(snapshot)
         return self._lexical
 
     def sentences_of(self, chunk_ids: list[str]) -> dict[str, list[tuple[str, Any]]]:
-        with self.reading() as (store, _):
-            return store.sentences_of(chunk_ids)
+        with self.index.reading() as snapshot:
+            return snapshot.sentences_of(chunk_ids)
 
     def search(self, query: str, k: int | None = None) -> list[Passage]:
-        """The ``k`` best passages for ``query``, best first."""
-        with self.reading() as (store, lexical):
-            return self._search(store, lexical, query, k or self.k)
+        """The ``k`` (default: ASSISTANT_TOP_K) best passages for ``query``, best first."""
+        with self.index.reading() as snapshot:
+            return self._search(snapshot, self._lexical_side(snapshot), query, k or self.settings.top_k)
 
-    def _search(self, store: ChunkStore, lexical: LexicalIndex, query: str, k: int) -> list[Passage]:
+    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
+        return [
+            Document(
+                page_content=p.text,
+                metadata={**p.metadata, "ids": p.ids, "similarity": p.similarity, "coverage": p.coverage,
+                          "relevance": p.relevance},
+            )
+            for p in self.search(query)
+        ]
+
+    def _search(self, snapshot: Snapshot, lexical: LexicalIndex, query: str, k: int) -> list[Passage]:
         query_tokens = tokens(query)
         found: dict[str, dict] = {}
         # The English-only model cannot read Chinese: measured on XQuAD-zh, its votes halve MRR.
         reads_query = not has_cjk(query)
         if reads_query:
-            query_vector = np.asarray(self.embeddings.embed_query(query))
-            dense = store._collection.query(
-                query_embeddings=[query_vector.tolist()],
-                n_results=min(CANDIDATES, max(len(lexical.ids), 1)),
-                include=["documents", "metadatas", "embeddings"],
-            )
-            for rank, (cid, text, meta, vector) in enumerate(
-                zip(dense["ids"][0], dense["documents"][0], dense["metadatas"][0], dense["embeddings"][0], strict=True)
-            ):
-                if text is None:  # deleted by another process's sync that this client has not caught up with
-                    continue
-                found[cid] = {"text": text, "meta": meta, "fused": 1 / (RRF_K + rank + 1),
-                              "similarity": float(np.dot(query_vector, vector))}
+            query_vector = np.asarray(self.embeddings.embed_query(query), dtype=np.float32)
+            for rank, hit in enumerate(snapshot.nearest(query_vector, min(CANDIDATES, len(lexical.ids)))):
+                found[hit.id] = {"text": hit.text, "meta": hit.metadata, "fused": 1 / (RRF_K + rank + 1),
+                                 "similarity": float(np.dot(query_vector, hit.vector))}
         for rank, i in enumerate(lexical.top(query_tokens, CANDIDATES)):
             entry = found.setdefault(lexical.ids[i], {"text": lexical.texts[i], "meta": lexical.metadatas[i],
                                                       "fused": 0.0, "similarity": None})
@@ -172,8 +149,7 @@ class HybridRetriever:
         best = sorted(found, key=lambda cid: -found[cid]["fused"])[:k]
         missing = [cid for cid in best if found[cid]["similarity"] is None]
         if missing and reads_query:
-            stored = store._collection.get(ids=missing, include=["embeddings"])
-            for cid, vector in zip(stored["ids"], stored["embeddings"], strict=True):
+            for cid, vector in snapshot.vectors(missing).items():
                 found[cid]["similarity"] = float(np.dot(query_vector, vector))
         passages = []
         for cid in best:
@@ -183,7 +159,6 @@ class HybridRetriever:
                 ids=[cid],
                 text=found[cid]["text"],
                 metadata=found[cid]["meta"],
-                fused=found[cid]["fused"],
                 similarity=similarity,
                 coverage=coverage,
                 relevance=relevance(query, similarity, coverage),

@@ -5,11 +5,13 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
+from typing import Any
 
 from langchain_core.documents import Document
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 from assistant.errors import DocumentError
+from assistant.text import CJK_CHARS
 
 # Paragraphs first, then sentences (English and Chinese punctuation), then words.
 SEPARATORS = ["\n\n", "\n", ". ", "。", "? ", "! ", "？", "！", "; ", "；", ", ", "，", " ", ""]
@@ -19,9 +21,9 @@ SEPARATORS = ["\n\n", "\n", ". ", "。", "? ", "! ", "？", "！", "; ", "；", 
 # thousands of chunks no question can match, all embedded (2 MB of random letters on one line:
 # 9,300 chunks, a quarter of an hour on 2 cores). Real words are far shorter: the longest in a
 # dictionary has 45 letters, a SHA-256 digest 64 hex digits.
-_UNSPACED = (  # scripts written without spaces between words: a long run of these is a sentence
-    "\u0e00-\u0fff\u1000-\u109f\u1780-\u17ff\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef"
-)
+# Scripts written without spaces between words (Thai, Lao, Tibetan, Myanmar, Khmer, kana,
+# Chinese, full-width forms): a long run of these is a sentence.
+_UNSPACED = f"\u0e00-\u0fff\u1000-\u109f\u1780-\u17ff\u3000-\u30ff{CJK_CHARS}\uff00-\uffef"
 _NOT_LANGUAGE = re.compile(
     r"(\S)\1{31,}+"  # one character over and over: "xxxx", "====", "....."
     r"|(?<!\S)(\S+\s+)\2{31,}+"  # one word over and over: "a a a", "N/A\nN/A\n"
@@ -30,7 +32,7 @@ _NOT_LANGUAGE = re.compile(
 )
 
 
-def make_splitter(tokenizer, chunk_tokens: int, chunk_overlap: int) -> RecursiveCharacterTextSplitter:  # noqa: ANN001
+def make_splitter(tokenizer: Any, chunk_tokens: int, chunk_overlap: int) -> RecursiveCharacterTextSplitter:
     """A splitter that measures length in the embedding model's own word pieces."""
     from tokenizers import Tokenizer
 

@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from langchain_core.documents import Document
-from langchain_core.indexing import index
+from langchain_core.indexing import index as langchain_index
 
-from assistant.chunks import make_splitter, split_documents
 from assistant.config import Settings
-from assistant.connection import connect
-from assistant.embeddings import LocalEmbeddings, load_embeddings
+from assistant.embed.embeddings import LocalEmbeddings, load_embeddings
 from assistant.errors import ConfigError, DocumentError
-from assistant.index import forget_scope, ids_by_source, open_store, record_manager, wipe, writer_lock
-from assistant.loaders import discover, load_file
+from assistant.ingest.chunks import make_splitter, split_documents
+from assistant.ingest.loaders import discover, load_file
+from assistant.store.chunkstore import ChunkStore
+from assistant.store.index import Index, forget_scope, ids_by_source, record_manager, wipe, writer_lock
 
 # Chunks handed to the vector store at a time: large enough for efficient encoder batches.
 INDEX_BATCH_SIZE = 256
@@ -42,7 +41,7 @@ class SyncReport:
 
 
 def load_folder(
-    settings: Settings, paths: list[Path], splitter  # noqa: ANN001
+    settings: Settings, paths: list[Path], splitter: Any
 ) -> tuple[list[Document], list[tuple[str, str]]]:
     """Every readable document's chunks, and (file, reason) for each one that failed."""
     root = settings.docs_dir
@@ -60,7 +59,7 @@ def load_folder(
     return chunks, failed
 
 
-def _reconcile(store, manager, scope: str | None) -> None:  # noqa: ANN001
+def _reconcile(store: ChunkStore, manager: Any, scope: str | None) -> None:
     """Repair what a killed sync left half-written: each side keeps only what the other has."""
     in_store = set(store.get(where={"scope": scope} if scope else None, include=[])["ids"])
     recorded = set(manager.list_keys())
@@ -87,17 +86,19 @@ def sync(
     settings = settings or Settings()
     if not settings.docs_dir.is_dir():
         raise ConfigError(f"documents folder {settings.docs_dir} does not exist")
-    embeddings = embeddings or load_embeddings(settings.embedding_model, settings.embedding_backend)
+    embeddings = embeddings or load_embeddings(settings)
     with writer_lock(settings):
         if rebuild and not settings.chroma_url:
             wipe(settings)
+        index = Index(settings, embeddings.model_name, create=True)
         # Readers in this process keep this client open (not reopened under us) until the sync ends.
-        with connect(settings).reading():
-            return _sync_locked(settings, embeddings, rebuild, on_chunks)
+        with index.holding_client():
+            return _sync_locked(settings, index, embeddings, rebuild, on_chunks)
 
 
 def _sync_locked(
     settings: Settings,
+    index: Index,
     embeddings: LocalEmbeddings,
     rebuild: bool,
     on_chunks: Callable[[int, int], None] | None,
@@ -119,13 +120,13 @@ def _sync_locked(
         if on_chunks:
             on_chunks(done, len(chunks))
 
-    store = open_store(settings, embeddings, create=True, on_embedded=count)
+    store = index.writer(embeddings, on_embedded=count)
     manager = record_manager(settings)
     if rebuild and settings.chroma_url:
         forget_scope(store, manager, settings.scope)
     _reconcile(store, manager, settings.scope)
     before = ids_by_source(store, settings.scope)
-    index(
+    langchain_index(
         chunks,
         manager,
         store,
@@ -153,19 +154,5 @@ def _sync_locked(
         else:
             report.unchanged.append(source)
     report.chunks_embedded = done
-    _finish(settings, store)
+    index.stamp_sync()
     return report
-
-
-def _finish(settings: Settings, store) -> None:  # noqa: ANN001 - a ChunkStore
-    """Stamp the collection, so readers (in any process) know to refresh."""
-    sync_id = uuid.uuid4().hex
-    connect(settings).seen_syncs.add(sync_id)  # this process's client has seen its own writes
-    collection = store._client.get_collection(settings.collection)
-    collection.modify(
-        metadata={
-            **(collection.metadata or {}),
-            "last_sync": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "sync_id": sync_id,
-        }
-    )

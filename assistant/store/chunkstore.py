@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from langchain_chroma import Chroma
 
-from assistant.embeddings import LocalEmbeddings
+from assistant.embed.embeddings import LocalEmbeddings
 
 SENTENCES_SUFFIX = "-sentences"
 # Recorded on the chunk collection; an index written in another layout must be rebuilt.
@@ -28,7 +28,7 @@ def _pack(found: list[tuple[str, np.ndarray]]) -> dict[str, str]:
     }
 
 
-def _unpack(meta: dict[str, str]) -> list[tuple[str, np.ndarray]]:
+def unpack_sentences(meta: dict[str, str]) -> list[tuple[str, np.ndarray]]:
     texts = json.loads(meta["sentences"])
     if not texts:
         return []
@@ -47,7 +47,7 @@ class ChunkStore(Chroma):
 
     def __init__(
         self,
-        client: Any,  # noqa: ANN401 - a chromadb client
+        client: Any,  # a chromadb client
         collection_name: str,
         embeddings: LocalEmbeddings,
         on_embedded: Callable[[int], None] | None = None,
@@ -64,7 +64,7 @@ class ChunkStore(Chroma):
         texts: Iterable[str],
         metadatas: list[dict] | None = None,
         ids: list[str] | None = None,
-        **kwargs: Any,  # noqa: ANN401
+        **kwargs: Any,
     ) -> list[str]:
         texts = list(texts)
         if ids is None or metadatas is None:
@@ -77,18 +77,10 @@ class ChunkStore(Chroma):
             self.on_embedded(len(texts))
         return ids
 
-    def delete(self, ids: list[str] | None = None, **kwargs: Any) -> None:  # noqa: ANN401
+    def delete(self, ids: list[str] | None = None, **kwargs: Any) -> None:
         if ids:
             super().delete(ids)
             self.sentences.delete(ids=list(ids))
-
-    def sentences_of(self, chunk_ids: list[str]) -> dict[str, list[tuple[str, Any]]]:
-        """Each chunk's sentences in reading order, with their vectors."""
-        if not chunk_ids:
-            return {}
-        # Chroma refuses a repeated id; passages may share a chunk.
-        found = self.sentences.get(ids=list(dict.fromkeys(chunk_ids)), include=["metadatas"])
-        return {cid: _unpack(meta) for cid, meta in zip(found["ids"], found["metadatas"], strict=True)}
 
     def sweep(self) -> None:
         """Remove sentence rows whose chunk is gone (left by a write that was interrupted)."""

@@ -1,0 +1,134 @@
+"""The retrieval chain (condense -> retrieve -> gate -> engine -> citations) as a LangChain Runnable,
+and the Python API over it: answer() and stream_answer()."""
+
+from __future__ import annotations
+
+import functools
+import re
+import threading
+from collections.abc import Iterator
+from typing import Any, TypedDict
+
+from langchain_core.runnables import Runnable, RunnableConfig
+
+from assistant.answering.citations import CitationNumbering
+from assistant.config import Settings
+from assistant.embed.embeddings import LocalEmbeddings, load_embeddings
+from assistant.errors import QuestionError
+from assistant.search.retriever import HybridRetriever
+from assistant.types import NOT_FOUND, Answer, Engine, Passage
+
+History = list[tuple[str, str]]
+
+
+class Question(TypedDict, total=False):
+    """What the chain takes: a question, and earlier (question, answer) turns it may lean on."""
+
+    question: str
+    history: History
+
+
+def check_question(question: object, max_chars: int) -> str:
+    if not isinstance(question, str):
+        raise QuestionError("the question must be text")
+    cleaned = question.strip()
+    if not cleaned:
+        raise QuestionError("the question is empty")
+    if len(cleaned) > max_chars:
+        raise QuestionError(f"the question is {len(cleaned)} characters long; the limit is {max_chars}")
+    printable = sum(ch.isprintable() or ch.isspace() for ch in cleaned)
+    if printable < 0.9 * len(cleaned) or not re.search(r"\w", cleaned):
+        raise QuestionError("the question is not readable text")
+    return cleaned
+
+
+def _question_and_history(given: str | Question) -> tuple[object, History]:
+    if isinstance(given, dict):
+        return given.get("question"), list(given.get("history") or [])
+    return given, []
+
+
+class Assistant(Runnable[str | Question, Answer]):
+    """The retrieval chain over one index: condense, retrieve, gate, answer, cite.
+
+    ``invoke("...")`` or ``invoke({"question": "...", "history": [(q, a), ...]})`` gives the Answer;
+    ``stream`` yields the answer's text in pieces and then the complete Answer.
+    """
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        embeddings: LocalEmbeddings | None = None,
+        retriever: HybridRetriever | None = None,
+        engine: Engine | None = None,
+    ) -> None:
+        self.settings = settings or Settings()
+        self.embeddings = embeddings or load_embeddings(self.settings)
+        self.retriever = retriever or HybridRetriever.open(self.settings, self.embeddings)
+        if engine is None:
+            from assistant.answering.engines import make_engine
+
+            engine = make_engine(self.settings, self.embeddings, self.retriever)
+        self.engine = engine
+
+    def stream(
+        self, input: str | Question, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> Iterator[str | Answer]:
+        question, history = _question_and_history(input)
+        question = check_question(question, self.settings.max_question_chars)
+        query = self.engine.condense(question, history) if history else question
+        yield from self.respond(query, self.retriever.search(query))
+
+    def invoke(self, input: str | Question, config: RunnableConfig | None = None, **kwargs: Any) -> Answer:
+        *_, final = self.stream(input, config)
+        return final
+
+    def answer(self, question: str, history: History | None = None) -> Answer:
+        """The Answer to ``question``, following on from ``history``."""
+        return self.invoke({"question": question, "history": history or []})
+
+    def respond(self, query: str, passages: list[Passage]) -> Iterator[str | Answer]:
+        """The answer from already retrieved passages, or a refusal when none is relevant enough."""
+        if not passages or max(p.relevance for p in passages) < self.settings.min_relevance:
+            yield NOT_FOUND
+            yield Answer(NOT_FOUND, [], found=False, query=query)
+            return
+        numbering = CitationNumbering(passages)
+        pieces: list[str] = []
+        for raw in self.engine.stream(query, passages):
+            if piece := numbering.feed(raw):
+                pieces.append(piece)
+                yield piece
+        if tail := numbering.flush():
+            pieces.append(tail)
+            yield tail
+        text = "".join(pieces).strip()
+        if not numbering.cited:  # nothing grounded in a passage is not an answer
+            yield Answer(text or NOT_FOUND, [], found=False, query=query)
+            return
+        yield Answer(text, numbering.sources(), found=True, query=query)
+
+
+_default_lock = threading.Lock()
+
+
+@functools.cache
+def _assistant_for(settings: Settings) -> Assistant:
+    return Assistant(settings)
+
+
+def default_assistant() -> Assistant:
+    """One Assistant per configuration, per process: the model and index load once."""
+    with _default_lock:
+        return _assistant_for(Settings())
+
+
+def stream_answer(question: str, history: History | None = None) -> Iterator[str | Answer]:
+    """Yield the answer's text pieces as they are produced, then the complete Answer."""
+    return default_assistant().stream({"question": question, "history": history or []})
+
+
+def answer(question: str, history: History | None = None) -> Answer:
+    """Answer ``question`` from the indexed documents, citing them; ``found`` is False when it declines."""
+    return default_assistant().answer(question, history)

@@ -1,0 +1,58 @@
+"""The types every layer shares: retrieved passages, answers and their sources, the engine protocol."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Protocol
+
+NOT_FOUND = "I could not find this in the documents."
+# How every engine cites a passage: its number in square brackets.
+CITATION = re.compile(r"\[(\d{1,3})\]")
+
+
+@dataclass
+class Passage:
+    """Retrieved text: one chunk, or neighbouring chunks of one file merged."""
+
+    ids: list[str]
+    text: str
+    metadata: dict
+    similarity: float  # cosine between question and passage embeddings
+    coverage: float  # share of the question's words (idf-weighted) that the passage contains
+    relevance: float = 0.0  # what the answer gate compares with min_relevance
+    neighbours: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Source:
+    """A passage an answer cites, numbered as cited."""
+
+    number: int
+    path: str
+    title: str
+    page: int | None
+    snippet: str
+    score: float
+
+
+@dataclass(frozen=True)
+class Answer:
+    text: str
+    sources: list[Source] = field(default_factory=list)
+    found: bool = True
+    query: str = ""  # the standalone question that was searched for
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class Engine(Protocol):
+    """Writes an answer from numbered passages, citing them as [1], [2] ..."""
+
+    name: str
+
+    def condense(self, question: str, history: list[tuple[str, str]]) -> str: ...
+
+    def stream(self, question: str, passages: list[Passage]) -> Iterator[str]: ...
