@@ -145,7 +145,7 @@ def add_command(files: tuple[Path, ...], docs: Path | None, index_dir: Path | No
 @_expected_errors
 def status_command(docs: Path | None, index_dir: Path | None, as_json: bool) -> None:
     """Documents, chunks, embedding model, index folder and time of the last sync."""
-    from assistant.embed.embeddings import model_id_of
+    from assistant.embed.model_files import model_id_of
     from assistant.store.index import Index
 
     settings = _settings(docs, index_dir)

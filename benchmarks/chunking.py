@@ -46,7 +46,7 @@ def our_chunks(articles: list[Article], embeddings: LocalEmbeddings) -> list[str
 def measure(texts: list[str], questions: list[Question], question_vectors: np.ndarray,
             embeddings: LocalEmbeddings) -> dict[str, float]:
     limit = embeddings.max_tokens
-    lengths = [len(ids) for ids in embeddings.tokenizer(texts, add_special_tokens=True)["input_ids"]]
+    lengths = [len(e.ids) for e in embeddings.tokenizer.encode_batch(texts)]  # with [CLS] and [SEP]
     vectors = embeddings.encode(texts)
     dense = [
         first_hit_rank([texts[i] for i in np.argsort(-(vectors @ q))[:K]], question.answers)

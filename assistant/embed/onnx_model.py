@@ -1,4 +1,5 @@
-"""The embedding model's transformer exported once to int8 ONNX, and run with onnxruntime in its place."""
+"""The embedding model's transformer exported once to int8 ONNX (the one use of torch on this path), and
+run with onnxruntime: in sentence-transformers' place when indexing, on its own for a question."""
 
 from __future__ import annotations
 
@@ -11,12 +12,13 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import torch
+import numpy as np
 
 from assistant.errors import ConfigError
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
+    from tokenizers import Tokenizer
 
 # Part of the cache key: change it when the export or quantisation below changes, so old files are left alone.
 EXPORT_RECIPE = "opset17-qint8-per-channel-matmul-v1"
@@ -37,6 +39,7 @@ def model_digest(folder: Path) -> str:
 
 
 def _export(folder: Path, path: Path) -> None:
+    import torch
     from transformers import AutoModel
 
     model = AutoModel.from_pretrained(str(folder), attn_implementation="eager", local_files_only=True).eval()
@@ -88,9 +91,14 @@ def _quantize(source: Path, target: Path) -> None:
     )
 
 
+def int8_path(folder: Path, cache: Path) -> Path:
+    """Where the int8 ONNX file of the model in ``folder`` is kept (it may not be made yet)."""
+    return cache / f"int8-{model_digest(folder)}.onnx"
+
+
 def int8_model(folder: Path, cache: Path) -> Path:
     """The int8 ONNX file for the model in ``folder``, exported into ``cache`` the first time (~20 s)."""
-    target = cache / f"int8-{model_digest(folder)}.onnx"
+    target = int8_path(folder, cache)
     if target.is_file():
         return target
     log.info("exporting embedding model %s to %s, once", folder, target)
@@ -111,35 +119,32 @@ def int8_model(folder: Path, cache: Path) -> Path:
     return target
 
 
-class OnnxTransformer(torch.nn.Module):
-    """Stands in for the Hugging Face model inside sentence-transformers' Transformer module."""
+class OnnxQueryEncoder:
+    """One text at a time through the int8 model, pooled as sentence-transformers pools it (mean of the
+    word pieces, then unit length): the question's vector without loading torch or sentence-transformers."""
 
-    def __init__(self, path: Path, config: object) -> None:
-        super().__init__()
+    def __init__(self, path: Path, tokenizer: Tokenizer, max_tokens: int) -> None:
         import onnxruntime
+        from tokenizers import Tokenizer
 
         self.session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
         self.inputs = [i.name for i in self.session.get_inputs()]
-        self.config = config  # sentence-transformers reads the Hugging Face config from its model
-        # A parameter, so that SentenceTransformer.device still finds where the model lives.
-        self.anchor = torch.nn.Parameter(torch.zeros(1), requires_grad=False)
+        # Cut as sentence-transformers cuts: at the model's limit, [SEP] kept last.
+        self.tokenizer = Tokenizer.from_str(tokenizer.to_str())
+        self.tokenizer.enable_truncation(max_tokens)
+        self.tokenizer.no_padding()
 
-    def forward(
-        self,
-        input_ids: torch.Tensor,
-        attention_mask: torch.Tensor,
-        token_type_ids: torch.Tensor | None = None,
-        **_unused: object,
-    ) -> dict[str, torch.Tensor]:
-        if token_type_ids is None:
-            token_type_ids = torch.zeros_like(input_ids)
-        given = {"input_ids": input_ids, "attention_mask": attention_mask, "token_type_ids": token_type_ids}
-        feed = {name: given[name].numpy() for name in self.inputs}
-        (hidden,) = self.session.run(["last_hidden_state"], feed)
-        return {"last_hidden_state": torch.from_numpy(hidden)}
+    def encode(self, text: str) -> np.ndarray:
+        ids = np.array([self.tokenizer.encode(text).ids], dtype=np.int64)
+        given = {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": np.zeros_like(ids)}
+        (hidden,) = self.session.run(["last_hidden_state"], {name: given[name] for name in self.inputs})
+        vector = hidden[0].mean(axis=0)
+        return vector / max(float(np.linalg.norm(vector)), 1e-12)
 
 
 def use_int8_onnx(model: SentenceTransformer, folder: Path, cache: Path) -> None:
     """Swap the transformer inside a loaded SentenceTransformer for its int8 ONNX export."""
+    from assistant.embed.onnx_module import OnnxTransformer
+
     transformer = model[0]  # sentence-transformers 6 keeps the Hugging Face model in `.model`
     transformer.model = OnnxTransformer(int8_model(folder, cache), transformer.model.config)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
-from typing import Any
 
 from langchain_core.documents import Document
 from langchain_text_splitters import RecursiveCharacterTextSplitter
+from tokenizers import Tokenizer
 
 from assistant.errors import DocumentError
 from assistant.text import CJK_CHARS
@@ -32,20 +32,14 @@ _NOT_LANGUAGE = re.compile(
 )
 
 
-def make_splitter(tokenizer: Any, chunk_tokens: int, chunk_overlap: int) -> RecursiveCharacterTextSplitter:
-    """A splitter that measures length in the embedding model's own word pieces."""
-    from tokenizers import Tokenizer
-
-    # A copy without the model's truncation, which would cap every count at 128.
-    backend = Tokenizer.from_str(tokenizer.backend_tokenizer.to_str())
-    backend.no_truncation()
-    backend.no_padding()
+def make_splitter(tokenizer: Tokenizer, chunk_tokens: int, chunk_overlap: int) -> RecursiveCharacterTextSplitter:
+    """A splitter that measures length in the embedding model's own word pieces (``tokenizer``: uncut, unpadded)."""
 
     # The splitter measures every piece, often the same ones again: the Rust tokenizer
     # directly (3x faster than the Python wrapper) and a cache make large files cheap.
     @functools.lru_cache(maxsize=65536)
     def word_pieces(text: str) -> int:
-        return len(backend.encode(text, add_special_tokens=False).ids)
+        return len(tokenizer.encode(text, add_special_tokens=False).ids)
 
     return RecursiveCharacterTextSplitter(
         chunk_size=chunk_tokens,

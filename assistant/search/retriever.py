@@ -18,7 +18,8 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, PrivateAttr
 
 from assistant.config import Settings
-from assistant.embed.embeddings import LocalEmbeddings, model_id_of
+from assistant.embed.embeddings import LocalEmbeddings
+from assistant.embed.model_files import model_id_of
 from assistant.store.index import Index, Snapshot
 from assistant.text import has_cjk, tokens
 from assistant.types import Passage

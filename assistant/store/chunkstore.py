@@ -2,38 +2,13 @@
 
 from __future__ import annotations
 
-import base64
-import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import numpy as np
 from langchain_chroma import Chroma
 
 from assistant.embed.embeddings import LocalEmbeddings
-
-SENTENCES_SUFFIX = "-sentences"
-# Recorded on the chunk collection; an index written in another layout must be rebuilt.
-# Layout 2: one companion row per chunk, holding all its sentences (layout 1 had a row per sentence).
-INDEX_LAYOUT = 2
-# Sentence vectors only rank a chunk's own sentences against the question: half precision is plenty.
-_VECTOR_DTYPE = np.float16
-
-
-def _pack(found: list[tuple[str, np.ndarray]]) -> dict[str, str]:
-    vectors = np.stack([v for _, v in found]).astype(_VECTOR_DTYPE) if found else np.zeros((0, 0), _VECTOR_DTYPE)
-    return {
-        "sentences": json.dumps([s for s, _ in found], ensure_ascii=False),
-        "vectors": base64.b64encode(vectors.tobytes()).decode("ascii"),
-    }
-
-
-def unpack_sentences(meta: dict[str, str]) -> list[tuple[str, np.ndarray]]:
-    texts = json.loads(meta["sentences"])
-    if not texts:
-        return []
-    vectors = np.frombuffer(base64.b64decode(meta["vectors"]), dtype=_VECTOR_DTYPE).reshape(len(texts), -1)
-    return list(zip(texts, vectors.astype(np.float32), strict=True))
+from assistant.store.layout import SENTENCES_SUFFIX, pack_sentences
 
 
 class ChunkStore(Chroma):
@@ -71,7 +46,8 @@ class ChunkStore(Chroma):
             raise ValueError("ChunkStore.add_texts needs ids and metadatas for every text")
         chunk_vectors, per_chunk = self.local_embeddings.encode_with_sentences(texts)
         # Chroma wants a vector for every row; the chunk's own is at hand.
-        self.sentences.upsert(ids=ids, embeddings=chunk_vectors, metadatas=[_pack(found) for found in per_chunk])
+        rows = [pack_sentences(found) for found in per_chunk]
+        self.sentences.upsert(ids=ids, embeddings=chunk_vectors, metadatas=rows)
         self._collection.upsert(ids=ids, documents=texts, embeddings=chunk_vectors, metadatas=metadatas)
         if self.on_embedded:
             self.on_embedded(len(texts))

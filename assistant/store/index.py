@@ -16,15 +16,18 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from langchain_core.embeddings import Embeddings
 
 from assistant.config import RECORD_DB_FILE, Settings
 from assistant.errors import ConfigError, IndexStateError
-from assistant.store.chunkstore import INDEX_LAYOUT, SENTENCES_SUFFIX, ChunkStore, unpack_sentences
 from assistant.store.connection import connect, current_sync, describe, disconnect, rebuild_hint
+from assistant.store.layout import INDEX_LAYOUT, SENTENCES_SUFFIX, unpack_sentences
+
+if TYPE_CHECKING:
+    from assistant.embed.embeddings import LocalEmbeddings
+    from assistant.store.chunkstore import ChunkStore
 
 LOCK_FILE = ".sync.lock"
 # Files that mark a folder as an index this program made, so --rebuild never wipes anything else.
@@ -249,12 +252,14 @@ class Index:
 
     # -- writing: only `sync` writes, under `writer_lock`
 
-    def writer(self, embeddings: Embeddings, on_embedded: Callable[[int], None] | None = None) -> ChunkStore:
+    def writer(self, embeddings: LocalEmbeddings, on_embedded: Callable[[int], None] | None = None) -> ChunkStore:
         """The LangChain vector store that indexing writes through, embedding with ``embeddings``."""
         if getattr(embeddings, "model_name", None) != self.model_id:
             raise IndexStateError(
                 f"{self.place} is built with {self.model_id!r}, not {getattr(embeddings, 'model_name', '?')!r}"
             )
+        from assistant.store.chunkstore import ChunkStore  # LangChain's Chroma: only writers need it
+
         return ChunkStore(self._connection.client, self.settings.collection, embeddings, on_embedded)
 
     def stamp_sync(self) -> None:

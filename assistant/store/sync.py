@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from langchain_core.documents import Document
 from langchain_core.indexing import index as langchain_index
@@ -15,8 +15,10 @@ from assistant.embed.embeddings import LocalEmbeddings, load_embeddings
 from assistant.errors import ConfigError, DocumentError
 from assistant.ingest.chunks import make_splitter, split_documents
 from assistant.ingest.loaders import discover, load_file
-from assistant.store.chunkstore import ChunkStore
 from assistant.store.index import Index, forget_scope, ids_by_source, record_manager, wipe, writer_lock
+
+if TYPE_CHECKING:
+    from assistant.store.chunkstore import ChunkStore
 
 # Chunks handed to the vector store at a time: large enough for efficient encoder batches.
 INDEX_BATCH_SIZE = 256

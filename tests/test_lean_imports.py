@@ -1,0 +1,47 @@
+"""Answering and describing an existing index load only what they need: no torch, no sentence-transformers."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from assistant.config import Settings
+from assistant.embed.embeddings import LocalEmbeddings
+from assistant.store.sync import sync
+from tests.conftest import write
+
+LEVY = "# Apprenticeship levy\n\nThe apprenticeship levy started on 6 April 2017 at 0.5% of an employer's pay bill.\n"
+HEAVY = ("torch", "sentence_transformers", "transformers")
+
+
+def _run(code: str) -> dict:
+    """``code`` in a fresh interpreter (environment as the test set it); its last line of output, as JSON."""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_answering_from_python_never_imports_torch(settings: Settings, embeddings: LocalEmbeddings) -> None:
+    write(settings.docs_dir, "levy.md", LEVY)
+    sync(settings, embeddings=embeddings)
+    found = _run(
+        "import json, sys; from assistant import answer; a = answer('When did the apprenticeship levy start?');"
+        f"print(json.dumps({{'found': a.found, 'text': a.text, 'heavy': [m for m in {HEAVY!r} if m in sys.modules]}}))"
+    )
+    assert found["found"] and "6 April 2017" in found["text"]
+    assert found["heavy"] == []
+
+
+def test_status_and_a_no_change_index_never_load_the_model(settings: Settings, embeddings: LocalEmbeddings) -> None:
+    write(settings.docs_dir, "levy.md", LEVY)
+    sync(settings, embeddings=embeddings)
+    for command in (["status"], ["index"]):
+        found = _run(
+            "import json, sys, contextlib, io; from assistant.cli import cli;"
+            f"out = io.StringIO()\nwith contextlib.redirect_stdout(out), contextlib.suppress(SystemExit): "
+            f"cli.main({command!r}, standalone_mode=True)\n"
+            f"print(json.dumps({{'out': out.getvalue(), 'heavy': [m for m in {HEAVY!r} if m in sys.modules]}}))"
+        )
+        assert found["heavy"] == [], (command, found)
+    assert "unchanged 1" in found["out"]
