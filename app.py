@@ -6,9 +6,12 @@ and how it listens (see assistant.config). ``build_app()`` and ``launch()`` let 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import hmac
 import html
 import logging
+import re
 import sys
 import threading
 from collections.abc import Iterator
@@ -40,6 +43,11 @@ CHAT_CONCURRENCY = 4
 # A merged passage can be several chunks long; the collapsed source shows this much of it.
 SNIPPET_CHARS = 1200
 DOCUMENT_COLUMNS = ["file", "title", "date", "chunks"]
+# Every ASCII character that Markdown (or the chat's $$ formulas) can give a meaning to; & < > become entities.
+_MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_{}\[\]()#+\-.!|~=:$\"'])")
+# Sign-in: the delay after the first failed attempt, doubling with each further one up to the maximum.
+FIRST_LOGIN_DELAY = 0.5
+MAX_LOGIN_DELAY = 30.0
 # What a user sees for a failure we did not expect; the details go to the log, not the page.
 UNEXPECTED = "Something went wrong on the server; the details are in its log."
 
@@ -75,18 +83,21 @@ def history_pairs(messages: list[dict] | None) -> list[tuple[str, str]]:
     return pairs
 
 
+def inert(text: str) -> str:
+    """Document text made safe to show as Markdown: it reads as the same characters, and no tag,
+    image, link, list or formula in it is ever rendered (an answer quotes documents word for word)."""
+    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", html.escape(text, quote=False))
+
+
 def sources_markdown(answer: Answer) -> str:
     """Each numbered source: title, file, page, and the passage the answer was drawn from."""
     parts = []
     for source in answer.sources:
         page = f", page {source.page}" if source.page else ""
         snippet = source.snippet if len(source.snippet) <= SNIPPET_CHARS else source.snippet[:SNIPPET_CHARS] + " …"
-        # Document text is escaped: it is quoted, never rendered as markup.
-        parts.append(
-            f"**[{source.number}] {html.escape(source.title or source.path, quote=False)}**  \n"
-            f"`{html.escape(source.path, quote=False)}`{page}\n\n"
-            f"<blockquote>{html.escape(snippet, quote=False)}</blockquote>"
-        )
+        quoted = "\n".join(f"> {inert(line)}" for line in snippet.splitlines() if line.strip())
+        heading = f"**[{source.number}] {inert(source.title or source.path)}**  \n{inert(source.path)}{page}"
+        parts.append(f"{heading}\n\n{quoted}")
     return "\n\n".join(parts)
 
 
@@ -95,7 +106,7 @@ def answer_messages(answer: Answer) -> list[dict]:
     if not answer.found:
         return [{"role": "assistant", "content": NOT_FOUND}]
     return [
-        {"role": "assistant", "content": answer.text},
+        {"role": "assistant", "content": inert(answer.text)},
         {
             "role": "assistant",
             "content": sources_markdown(answer),
@@ -149,14 +160,13 @@ class AssistantUI:
                     yield answer_messages(item)
                 else:
                     shown += item
-                    yield shown
+                    yield inert(shown)
 
     def ask(self, question: str, history: list[list[str]] | None = None) -> dict:
         """Answer a question from the documents: {text, found, query, sources: [{number, file, title, page,
         snippet, score}]}. ``history`` is earlier [question, answer] pairs, for follow-up questions."""
         with _user_errors("ask"):
-            pairs = [(str(q), str(a)) for q, a in history or []]
-            return answer_json(self.assistant().answer(question, pairs))
+            return answer_json(self.assistant().invoke({"question": question, "history": history}))
 
     def documents(self) -> tuple[list[list], str]:
         """The indexed documents as table rows, and a line saying how many (or why there are none)."""
@@ -188,6 +198,8 @@ class AssistantUI:
             except AssistantError as exc:
                 refused.append(f"refused: {exc}")
                 continue
+            finally:
+                path.unlink(missing_ok=True)  # Gradio's copy of the upload: kept or refused, it is done with
             renamed = f" (from {path.name})" if target.name != path.name else ""
             saved.append(f"saved: {target.name}{renamed}")
         if not saved and refused:
@@ -212,6 +224,40 @@ class AssistantUI:
         lines = [report.summary(), *(f"failed: {name}: {reason}" for name, reason in report.failed)]
         rows, note = self.documents()
         return "\n".join(lines), rows, note
+
+
+class LoginGuard:
+    """ASSISTANT_AUTH's one user and password, checked with a growing delay after failed attempts.
+
+    Attempts are checked one at a time; after each failure the next attempt (from anyone: Gradio
+    does not say who is asking) waits twice as long, up to MAX_LOGIN_DELAY seconds, so guessing runs
+    at a few tries a minute. A success resets the delay. On the internet, put a proxy with its own
+    rate limits in front (README "Security").
+    """
+
+    def __init__(self, user: str, password: str, *, first_delay: float = FIRST_LOGIN_DELAY) -> None:
+        self._user, self._password = user.encode(), password.encode()
+        self._first_delay = first_delay
+        self._failures = 0
+        self._lock: asyncio.Lock | None = None
+
+    def delay(self) -> float:
+        """Seconds the next attempt waits before it is checked."""
+        return 0.0 if not self._failures else min(self._first_delay * 2 ** (self._failures - 1), MAX_LOGIN_DELAY)
+
+    async def __call__(self, username: str, password: str) -> bool:
+        self._lock = self._lock or asyncio.Lock()  # made on the server's event loop
+        async with self._lock:
+            await asyncio.sleep(self.delay())
+            # Both compared whatever the first gives, in constant time: timing tells nothing.
+            user_ok = hmac.compare_digest(username.encode(), self._user)
+            password_ok = hmac.compare_digest(password.encode(), self._password)
+            if user_ok and password_ok:
+                self._failures = 0
+                return True
+            self._failures += 1
+            log.warning("failed sign-in for %r (%d in a row)", username[:64], self._failures)
+            return False
 
 
 @contextlib.contextmanager
@@ -241,7 +287,8 @@ def build_app(
     if preload:
         threading.Thread(target=ui.preload, name="preload-assistant", daemon=True).start()
     supported = ", ".join(_supported_suffixes())
-    with gr.Blocks(title=TITLE, analytics_enabled=False) as app:
+    # Gradio's cache of uploads and generated files: cleared hourly of anything over an hour old.
+    with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(3600, 3600)) as app:
         gr.Markdown(f"# {TITLE}\n{DESCRIPTION}")
         with gr.Tab("Chat"):
             chatbot = gr.Chatbot(
@@ -300,7 +347,7 @@ def launch(
     *,
     host: str | None = None,
     port: int | None = None,
-    auth: tuple[str, str] | None = None,
+    auth: tuple[str, str] | LoginGuard | None = None,
     prevent_thread_lock: bool = False,
 ) -> str:
     """Serve ``app`` (host, port and auth default to ASSISTANT_HOST / _PORT / _AUTH); returns its local URL."""
@@ -309,7 +356,7 @@ def launch(
     _, url, _ = app.launch(
         server_name=host or settings.host,
         server_port=port or settings.port,
-        auth=auth or settings.credentials,
+        auth=_guarded(auth or settings.credentials),
         auth_message="Sign in to ask about China–UK vocational education cooperation.",
         # Oversized uploads are refused by the server before they reach the documents folder.
         max_file_size=settings.max_file_bytes,
@@ -318,6 +365,10 @@ def launch(
         quiet=prevent_thread_lock,
     )
     return url
+
+
+def _guarded(auth: tuple[str, str] | LoginGuard | None) -> LoginGuard | None:
+    return LoginGuard(*auth) if isinstance(auth, tuple) else auth
 
 
 def main() -> None:

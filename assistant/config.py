@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     chunk_tokens: Positive = 200
     chunk_overlap: Positive = 40
     max_file_mb: PositiveFloat = 50.0
+    # Seconds one file may take to read; a file that takes longer is reported and left out.
+    file_seconds: PositiveFloat = 60.0
     # Above what real text of the size cap makes (50 MB of English prose: 80,000 chunks; of
     # Chinese: 125,000), so it bounds the work of text that only looks like language.
     max_chunks_per_file: Positive = 150_000

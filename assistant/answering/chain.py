@@ -19,6 +19,10 @@ from assistant.search.retriever import HybridRetriever
 from assistant.types import NOT_FOUND, Answer, Engine, Passage
 
 History = list[tuple[str, str]]
+# Follow-ups lean on the latest turns only; older ones are never read.
+HISTORY_TURNS = 20
+# An earlier answer is context for a follow-up, never searched whole.
+MAX_ANSWER_CHARS = 4000
 
 
 class Question(TypedDict, total=False):
@@ -31,7 +35,7 @@ class Question(TypedDict, total=False):
 def check_question(question: object, max_chars: int) -> str:
     if not isinstance(question, str):
         raise QuestionError("the question must be text")
-    cleaned = question.strip()
+    cleaned = _valid_text(question, "question").strip()
     if not cleaned:
         raise QuestionError("the question is empty")
     if len(cleaned) > max_chars:
@@ -42,10 +46,39 @@ def check_question(question: object, max_chars: int) -> str:
     return cleaned
 
 
-def _question_and_history(given: str | Question) -> tuple[object, History]:
+def check_history(history: object, max_chars: int) -> History:
+    """The latest turns of a chat history, each checked as a question is; anything else is a QuestionError.
+
+    Bounded like a question: a client can send any history, and it is searched and prompted with.
+    """
+    if history is None:
+        return []
+    if not isinstance(history, list | tuple):
+        raise QuestionError("the chat history must be a list of [question, answer] pairs")
+    turns: History = []
+    for number, turn in enumerate(history[-HISTORY_TURNS:], start=1):
+        if not isinstance(turn, list | tuple) or len(turn) != 2 or not all(isinstance(t, str) for t in turn):
+            raise QuestionError(f"chat history turn {number} is not a [question, answer] pair of texts")
+        try:
+            asked = check_question(turn[0], max_chars)
+        except QuestionError as exc:
+            raise QuestionError(f"chat history turn {number}: {exc}") from None
+        turns.append((asked, _valid_text(turn[1], "answer")[: MAX_ANSWER_CHARS]))
+    return turns
+
+
+def _valid_text(text: str, what: str) -> str:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise QuestionError(f"the {what} is not valid text (it holds a lone surrogate)") from None
+    return text
+
+
+def _question_and_history(given: str | Question, max_chars: int) -> tuple[str, History]:
     if isinstance(given, dict):
-        return given.get("question"), list(given.get("history") or [])
-    return given, []
+        return check_question(given.get("question"), max_chars), check_history(given.get("history"), max_chars)
+    return check_question(given, max_chars), []
 
 
 class Assistant(Runnable[str | Question, Answer]):
@@ -75,8 +108,7 @@ class Assistant(Runnable[str | Question, Answer]):
     def stream(
         self, input: str | Question, config: RunnableConfig | None = None, **kwargs: Any
     ) -> Iterator[str | Answer]:
-        question, history = _question_and_history(input)
-        question = check_question(question, self.settings.max_question_chars)
+        question, history = _question_and_history(input, self.settings.max_question_chars)
         query = self.engine.condense(question, history) if history else question
         yield from self.respond(query, self.retriever.search(query))
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import filecmp
+import os
 import re
 import shutil
+import tempfile
 from pathlib import Path
 
 from assistant.config import MB
@@ -51,5 +53,23 @@ def accept_file(
         raise DocumentError(f"{target_name}: would be written outside {docs_dir}")
     if target.exists() and not replace and not filecmp.cmp(source, target, shallow=False):
         raise DocumentExistsError(f"{target_name} already exists in {docs_dir} with other contents")
-    shutil.copyfile(source, target)
+    _copy_atomically(source, target)
     return target
+
+
+def _copy_atomically(source: Path, target: Path) -> None:
+    """``target`` ends up the whole of ``source`` or as it was: a full disk or a kill never leaves half a file.
+
+    The copy is written beside the target (hidden, so a sync running meanwhile skips it), flushed
+    to disk, then renamed over it in one step.
+    """
+    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+    try:
+        with os.fdopen(handle, "wb") as out, open(source, "rb") as given:
+            shutil.copyfileobj(given, out)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, target)
+    except OSError as exc:
+        Path(temporary).unlink(missing_ok=True)
+        raise DocumentError(f"{target.name}: could not be written to {target.parent} ({exc.strerror or exc})") from None

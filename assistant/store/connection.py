@@ -8,6 +8,7 @@ when another process has finished a sync, under a read-write lock so no reader i
 from __future__ import annotations
 
 import contextlib
+import errno
 import threading
 import urllib.parse
 from collections.abc import Iterator
@@ -19,12 +20,24 @@ from assistant.config import Settings
 from assistant.errors import IndexStateError
 
 HEARTBEAT_PATH = "/api/v2/heartbeat"
+DATABASE_FILE = "chroma.sqlite3"
 # A reader waits this long for in-flight queries before it reopens; else it tries again later.
 REOPEN_WAIT_SECONDS = 0.5
 
 
 def rebuild_hint(settings: Settings) -> str:
     return f"run `assistant index --rebuild --index {settings.index_dir}`"
+
+
+def unusable(settings: Settings, exc: BaseException, failed: str = "cannot be read") -> IndexStateError:
+    """Chroma's (or the disk's) failure as one line with the fix that fits it: rebuilding cures a
+    damaged index, not a read-only folder or a full disk."""
+    place, detail = describe(settings), f"{exc.__class__.__name__}: {exc}".lower()
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC or "disk is full" in detail:
+        return IndexStateError(f"{place}: the disk is full; free some space and try again")
+    if isinstance(exc, PermissionError) or "readonly" in detail or "read-only" in detail:
+        return IndexStateError(f"{place} cannot be written (a read-only folder?); make {settings.index_dir} writable")
+    return IndexStateError(f"{place} {failed} ({exc.__class__.__name__}); {rebuild_hint(settings)}")
 
 
 def describe(settings: Settings) -> str:
@@ -87,7 +100,6 @@ def _server_client(settings: Settings) -> Any:  # a chromadb client
 
 def _embedded_client(settings: Settings) -> Any:  # a chromadb client
     import chromadb
-    from chromadb.api.client import SharedSystemClient
     from chromadb.config import Settings as ChromaSettings
 
     path = str(settings.index_dir.resolve())
@@ -96,12 +108,25 @@ def _embedded_client(settings: Settings) -> Any:  # a chromadb client
     except Exception as exc:
         # chromadb keeps a system that failed to start under its path, and every later client
         # for that path would get it: forget it, so a repaired index opens in this process.
-        SharedSystemClient._identifier_to_system.pop(path, None)
-        SharedSystemClient._identifier_to_refcount.pop(path, None)
-        raise IndexStateError(
-            f"index at {settings.index_dir} cannot be opened ({exc.__class__.__name__}: {exc}); "
-            + rebuild_hint(settings)
-        ) from None
+        _evict_shared_system(path)
+        raise unusable(settings, exc, "cannot be opened") from None
+
+
+def _evict_shared_system(path: str) -> None:
+    """Make chromadb start a new system for ``path`` next time, instead of handing back the one it keeps."""
+    from chromadb.api.client import SharedSystemClient
+
+    SharedSystemClient._identifier_to_system.pop(path, None)
+    SharedSystemClient._identifier_to_refcount.pop(path, None)
+
+
+def _database_identity(settings: Settings) -> tuple[int, int] | None:
+    """Which file the embedded index's database is (None when there is none): a rebuild or a deletion changes it."""
+    try:
+        found = (settings.index_dir / DATABASE_FILE).stat()
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino
 
 
 def current_sync(collection: Any) -> str | None:  # a chromadb collection
@@ -118,6 +143,7 @@ class Connection:
         self._rw = rwlock.RWLockFair()
         self.generation = 0
         self.client = self._open()
+        self.identity = _database_identity(settings) if self.embedded else None
         # Syncs whose writes this client has seen: this process's own, and those before it opened.
         self.seen_syncs: set[str | None] = {self._latest_sync()}
 
@@ -161,7 +187,7 @@ class Connection:
 
 
 _connections: dict[tuple, Connection] = {}
-_connections_lock = threading.Lock()
+_connections_lock = threading.RLock()
 
 
 def _key(settings: Settings) -> tuple:
@@ -171,12 +197,29 @@ def _key(settings: Settings) -> tuple:
 
 
 def connect(settings: Settings) -> Connection:
-    """This process's connection to the index ``settings`` name (opened on first use)."""
+    """This process's connection to the index ``settings`` name (opened on first use).
+
+    An embedded index whose database file was replaced (rebuilt by another process) or deleted
+    since its connection opened gets a new connection: the old one reads a file that is gone.
+    """
     key = _key(settings)
     with _connections_lock:
-        if key not in _connections:
-            _connections[key] = Connection(settings)
-        return _connections[key]
+        known = _connections.get(key)
+        if known is not None and known.embedded and known.identity != _database_identity(settings):
+            forget(settings)
+            known = None
+        if known is None:
+            known = _connections[key] = Connection(settings)
+        return known
+
+
+def forget(settings: Settings) -> None:
+    """Drop this process's connection without closing it under readers still using it; the next
+    ``connect`` opens the index afresh (after a failure, or when its files were replaced)."""
+    with _connections_lock:
+        connection = _connections.pop(_key(settings), None)
+        if connection is not None and connection.embedded:
+            _evict_shared_system(str(settings.index_dir.resolve()))
 
 
 def disconnect(settings: Settings) -> None:

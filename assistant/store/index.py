@@ -22,7 +22,16 @@ import numpy as np
 
 from assistant.config import RECORD_DB_FILE, Settings
 from assistant.errors import ConfigError, IndexStateError
-from assistant.store.connection import connect, current_sync, describe, disconnect, rebuild_hint
+from assistant.store.connection import (
+    Connection,
+    connect,
+    current_sync,
+    describe,
+    disconnect,
+    forget,
+    rebuild_hint,
+    unusable,
+)
 from assistant.store.layout import INDEX_LAYOUT, SENTENCES_SUFFIX, unpack_sentences
 
 if TYPE_CHECKING:
@@ -79,23 +88,35 @@ class Hit:
 
 
 class Snapshot:
-    """The index as one reader sees it: nothing it reads is closed or replaced until the reading ends."""
+    """The index as one reader sees it: nothing it reads is closed or replaced until the reading ends.
 
-    def __init__(self, chunks: Any, sentences: Any, version: tuple) -> None:  # chromadb collections
-        self._chunks, self._sentences = chunks, sentences
+    A read that Chroma fails (a damaged database) is an IndexStateError naming the fix, and the
+    connection is dropped, so the next reading opens the index afresh (repaired by then, perhaps).
+    """
+
+    def __init__(self, chunks: Any, sentences: Any, version: tuple, settings: Settings) -> None:
+        self._chunks, self._sentences = chunks, sentences  # chromadb collections
         # Changes whenever the contents may have: readers rebuild what they derived from them.
         self.version = version
+        self._settings = settings
+
+    def _read(self, what: Callable[[], Any]) -> Any:
+        try:
+            return what()
+        except Exception as exc:
+            forget(self._settings)
+            raise unusable(self._settings, exc) from None
 
     def count(self) -> int:
-        return self._chunks.count()
+        return self._read(self._chunks.count)
 
     def nearest(self, vector: np.ndarray, n: int) -> list[Hit]:
         """The ``n`` chunks nearest ``vector`` by cosine, best first (``n`` at most the chunks there are)."""
-        found = self._chunks.query(
+        found = self._read(lambda: self._chunks.query(
             query_embeddings=[np.asarray(vector).tolist()],
             n_results=max(1, n),
             include=["documents", "metadatas", "embeddings"],
-        )
+        ))
         return [
             Hit(cid, text, meta or {}, np.asarray(vec, dtype=np.float32))
             for cid, text, meta, vec in zip(
@@ -108,13 +129,13 @@ class Snapshot:
         """The stored vectors of the chunks ``ids`` (those still in the index)."""
         if not ids:
             return {}
-        stored = self._chunks.get(ids=list(dict.fromkeys(ids)), include=["embeddings"])
+        stored = self._read(lambda: self._chunks.get(ids=list(dict.fromkeys(ids)), include=["embeddings"]))
         pairs = zip(stored["ids"], stored["embeddings"], strict=True)
         return {cid: np.asarray(vector, dtype=np.float32) for cid, vector in pairs}
 
     def contents(self) -> tuple[list[str], list[str], list[dict]]:
         """Every chunk's id, text and metadata."""
-        data = self._chunks.get(include=["documents", "metadatas"])
+        data = self._read(lambda: self._chunks.get(include=["documents", "metadatas"]))
         return data["ids"], data["documents"], [m or {} for m in data["metadatas"]]
 
     def sentences_of(self, chunk_ids: list[str]) -> dict[str, list[tuple[str, np.ndarray]]]:
@@ -122,13 +143,13 @@ class Snapshot:
         if not chunk_ids:
             return {}
         # Chroma refuses a repeated id; passages may share a chunk.
-        found = self._sentences.get(ids=list(dict.fromkeys(chunk_ids)), include=["metadatas"])
+        found = self._read(lambda: self._sentences.get(ids=list(dict.fromkeys(chunk_ids)), include=["metadatas"]))
         return {cid: unpack_sentences(meta) for cid, meta in zip(found["ids"], found["metadatas"], strict=True)}
 
     def documents(self) -> list[IndexedDocument]:
         """One row per indexed file, sorted by path."""
         rows: dict[str, IndexedDocument] = {}
-        for meta in self._chunks.get(include=["metadatas"])["metadatas"]:
+        for meta in self._read(lambda: self._chunks.get(include=["metadatas"]))["metadatas"]:
             meta = meta or {}
             source = meta.get("source", "")
             seen = rows.get(source)
@@ -155,11 +176,17 @@ class Index:
         # Checked before connecting, which would create an empty database where the index's file is missing.
         if not create and not settings.chroma_url and not index_exists(settings):
             raise IndexStateError(f"no {self.place}: run `assistant index` to build it")
-        self._connection = connect(settings)
         self._lock = threading.Lock()
-        self._sentences: tuple[int, Any] | None = None  # (connection generation, collection)
-        with self._connection.reading() as client:
+        self._sentences: tuple[tuple, Any] | None = None  # ((connection, generation), collection)
+        with self._connection().reading() as client:
             self._collection(client, create=create)
+
+    def _connection(self) -> Connection:
+        """This process's connection, opened afresh when the index's files were replaced or deleted."""
+        if not self.settings.chroma_url and not index_exists(self.settings) and self._sentences is not None:
+            forget(self.settings)  # deleted under us: never recreate an empty index by reading it
+            raise IndexStateError(f"no {self.place}: run `assistant index` to build it")
+        return connect(self.settings)
 
     def _collection(self, client: Any, *, create: bool = False) -> Any:  # a chromadb collection
         """The chunk collection, checked to be one this model and this version of the program can read."""
@@ -180,9 +207,8 @@ class Index:
         except IndexStateError:
             raise
         except Exception as exc:
-            raise IndexStateError(
-                f"{self.place} is damaged ({exc.__class__.__name__}); {rebuild_hint(self.settings)}"
-            ) from None
+            forget(self.settings)
+            raise unusable(self.settings, exc, "is damaged") from None
         metadata = collection.metadata or {}
         built_with = metadata.get("embedding_model")
         if built_with != self.model_id:
@@ -203,15 +229,14 @@ class Index:
         try:
             return client.get_collection(self.settings.collection)
         except Exception as exc:
-            raise IndexStateError(
-                f"{self.place} cannot be read ({exc.__class__.__name__}); {rebuild_hint(self.settings)}"
-            ) from None
+            forget(self.settings)
+            raise unusable(self.settings, exc) from None
 
-    def _sentence_collection(self, client: Any, generation: int) -> Any:
+    def _sentence_collection(self, client: Any, opened: tuple) -> Any:
         with self._lock:
-            if self._sentences is None or self._sentences[0] != generation:
+            if self._sentences is None or self._sentences[0] != opened:
                 name = self.settings.collection + SENTENCES_SUFFIX
-                self._sentences = (generation, client.get_or_create_collection(
+                self._sentences = (opened, client.get_or_create_collection(
                     name, configuration={"hnsw": {"space": "cosine"}}
                 ))
             return self._sentences[1]
@@ -219,7 +244,7 @@ class Index:
     @contextlib.contextmanager
     def reading(self) -> Iterator[Snapshot]:
         """The index as of the latest finished sync, by whichever process ran it."""
-        connection = self._connection
+        connection = self._connection()
         with connection.reading() as client:
             collection = self._fetch(client)
             latest = current_sync(collection)
@@ -232,7 +257,10 @@ class Index:
             if connection.generation != generation:  # reopened: the collection objects are the old client's
                 generation = connection.generation
                 collection = self._collection(client)
-            yield Snapshot(collection, self._sentence_collection(client, generation), (contents, generation))
+            opened = (id(connection), generation)
+            yield Snapshot(
+                collection, self._sentence_collection(client, opened), (contents, opened), self.settings
+            )
 
     def documents(self) -> list[IndexedDocument]:
         with self.reading() as snapshot:
@@ -260,13 +288,14 @@ class Index:
             )
         from assistant.store.chunkstore import ChunkStore  # LangChain's Chroma: only writers need it
 
-        return ChunkStore(self._connection.client, self.settings.collection, embeddings, on_embedded)
+        return ChunkStore(self._connection().client, self.settings.collection, embeddings, on_embedded)
 
     def stamp_sync(self) -> None:
         """Mark the end of a sync, so readers (in any process) know to refresh."""
         sync_id = uuid.uuid4().hex
-        self._connection.seen_syncs.add(sync_id)  # this process's client has seen its own writes
-        with self._connection.reading() as client:
+        connection = self._connection()
+        connection.seen_syncs.add(sync_id)  # this process's client has seen its own writes
+        with connection.reading() as client:
             collection = client.get_collection(self.settings.collection)
             collection.modify(
                 metadata={
@@ -279,7 +308,7 @@ class Index:
     @contextlib.contextmanager
     def holding_client(self) -> Iterator[None]:
         """Keep this process's client open (not reopened by readers) for the block, e.g. a sync."""
-        with self._connection.reading():
+        with self._connection().reading():
             yield
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from chromadb.errors import ChromaError
 from langchain_core.documents import Document
 from langchain_core.indexing import index as langchain_index
 
@@ -15,6 +17,7 @@ from assistant.embed.embeddings import LocalEmbeddings, load_embeddings
 from assistant.errors import ConfigError, DocumentError
 from assistant.ingest.chunks import make_splitter, split_documents
 from assistant.ingest.loaders import discover, load_file
+from assistant.store.connection import unusable
 from assistant.store.index import Index, forget_scope, ids_by_source, record_manager, wipe, writer_lock
 
 if TYPE_CHECKING:
@@ -52,7 +55,7 @@ def load_folder(
     for path in paths:
         source = path.relative_to(root).as_posix()
         try:
-            docs = load_file(path, root, settings.max_file_bytes)
+            docs = load_file(path, root, settings.max_file_bytes, settings.file_seconds)
             chunks.extend(split_documents(docs, splitter, max_chunks=settings.max_chunks_per_file))
         except DocumentError as exc:
             failed.append((source, str(exc)))
@@ -89,13 +92,16 @@ def sync(
     if not settings.docs_dir.is_dir():
         raise ConfigError(f"documents folder {settings.docs_dir} does not exist")
     embeddings = embeddings or load_embeddings(settings)
-    with writer_lock(settings):
-        if rebuild and not settings.chroma_url:
-            wipe(settings)
-        index = Index(settings, embeddings.model_name, create=True)
-        # Readers in this process keep this client open (not reopened under us) until the sync ends.
-        with index.holding_client():
-            return _sync_locked(settings, index, embeddings, rebuild, on_chunks)
+    try:
+        with writer_lock(settings):
+            if rebuild and not settings.chroma_url:
+                wipe(settings)
+            index = Index(settings, embeddings.model_name, create=True)
+            # Readers in this process keep this client open (not reopened under us) until the sync ends.
+            with index.holding_client():
+                return _sync_locked(settings, index, embeddings, rebuild, on_chunks)
+    except (OSError, sqlite3.Error, ChromaError) as exc:  # the disk, or the index's own files, failed
+        raise unusable(settings, exc, "cannot be updated") from None
 
 
 def _sync_locked(
