@@ -196,7 +196,13 @@ def ask_command(question: str, index_dir: Path | None, as_json: bool) -> None:
 
 
 @cli.command("eval")
-@click.argument("data", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("data", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--corpus",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Ask this question set (SQuAD form) of the documents folder as it is, instead of DATA's articles.",
+)
+@docs_option
 @click.option("--limit", type=click.IntRange(min=1), help="Ask only N questions, spread evenly over the file.")
 @click.option("--k", type=click.IntRange(min=1), default=5, show_default=True, help="Passages retrieved.")
 @click.option("--baseline", is_flag=True, help="Also measure the LangChain-tutorial pipeline and BM25 alone.")
@@ -215,7 +221,9 @@ def ask_command(question: str, index_dir: Path | None, as_json: bool) -> None:
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), help="Write the figures here.")
 @_expected_errors
 def eval_command(
-    data: Path,
+    data: Path | None,
+    corpus: Path | None,
+    docs: Path | None,
     limit: int | None,
     k: int,
     baseline: bool,
@@ -223,20 +231,27 @@ def eval_command(
     index_runs: int,
     json_out: Path | None,
 ) -> None:
-    """Measure retrieval, answers and speed on DATA, a SQuAD v1.1 JSON file.
+    """Measure retrieval, answers and speed on DATA, a SQuAD v1.1 JSON file, or with --corpus on the
+    documents folder and its own question set (figures per language; unanswerable questions count
+    as negatives).
 
-    DATA's articles are indexed into a temporary index; your own index is never touched.
+    Everything is indexed into a temporary index; your own index is never touched.
     """
     from tqdm import tqdm
 
-    from assistant.eval.evaluate import evaluate, format_table
+    from assistant.eval.evaluate import evaluate, evaluate_corpus, format_table
 
     def progress(items: Iterable, label: str, total: int) -> Iterable:
         return tqdm(items, desc=label, total=total, file=sys.stderr, leave=False, disable=None)
 
-    result = evaluate(
-        data, limit=limit, k=k, baseline=baseline, negatives=negatives, index_runs=index_runs, progress=progress
-    )
+    if (data is None) == (corpus is None):
+        raise CLIError("give either DATA (a SQuAD file whose articles are indexed) or --corpus QUESTIONS")
+    if corpus is not None:
+        result = evaluate_corpus(corpus, _settings(docs, None).docs_dir, k=k, progress=progress)
+    else:
+        result = evaluate(
+            data, limit=limit, k=k, baseline=baseline, negatives=negatives, index_runs=index_runs, progress=progress
+        )
     click.echo(format_table(result))
     if json_out:
         json_out.write_text(json.dumps(result, indent=2))

@@ -10,8 +10,16 @@ CJK_CHARS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _CJK = re.compile(f"[{CJK_CHARS}]")
 _WORD = f"[^\\W_{CJK_CHARS}]+"
 _TOKEN = re.compile(f"[{CJK_CHARS}]+|{_WORD}(?:['’]{_WORD})?")
-# A sentence ends at . ! ? (before a space) or at Chinese 。！？, or at a line break.
-_SENTENCE_END = re.compile(rf"(?<=[.!?])\s+(?=[\"'“‘(\[]?[A-Z0-9{CJK_CHARS}])|(?<=[。！？])|\n+")
+# A sentence ends at . ! ? (a closing quote or bracket may follow) before a space and a capital,
+# digit or Chinese character; at Chinese 。！？; and at a line break, which after cleaning (see
+# ingest.cleaning) ends a paragraph, heading, list item or table row, never a sentence halfway.
+_SENTENCE_END = re.compile(
+    rf"(?:(?<=[.!?])|(?<=[.!?][\"'”’)\]]))\s+(?=[\"'“‘(\[]?[A-Z0-9{CJK_CHARS}])|(?<=[。！？])(?![”’」』）])|\n+"
+)
+# A line with no closing punctuation and few words is a heading or a title, not a sentence.
+_CLOSES = re.compile(r"[.!?。！？;；:：][\"'”’)\]」』）]*$")
+_LIST_OR_ROW = re.compile(r"^([-*+•]\s|\d{1,3}[.)]\s)|\|")
+HEADING_MAX_WORDS = 15
 # A full stop after an initial ("John C. Messenger") or a common abbreviation ("St. Johns",
 # "et al. 1998") ends no sentence: splitting there cut names out of the answers.
 _ABBREVIATION = re.compile(r"\b([A-Z]|Mr|Mrs|Ms|Dr|St|Mt|Jr|Sr|Prof|Gen|Col|Lt|Capt|Gov|Rev|Fr|No|vs|al|ca|c)\.$")
@@ -81,19 +89,28 @@ def _after_abbreviation(text: str, boundary: re.Match) -> bool:
     return "\n" not in boundary.group() and bool(_ABBREVIATION.search(before))
 
 
+def _is_heading(line: str) -> bool:
+    return line.startswith("#") or (
+        not _CLOSES.search(line) and not _LIST_OR_ROW.search(line) and word_count(line) < HEADING_MAX_WORDS
+    )
+
+
 def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """(start, end) of each sentence of a passage; headings and fragments are left out."""
-    spans, start = [], 0
+    """(start, end) of each sentence of a passage; headings, titles and fragments are left out."""
+    spans, start, line_start = [], 0, True
     ends = [b for b in _SENTENCE_END.finditer(text) if not _after_abbreviation(text, b)]
     for boundary in [*ends, None]:
         end = boundary.start() if boundary else len(text)
+        line_end = boundary is None or "\n" in boundary.group()
         piece = text[start:end]
         stripped = piece.strip()
-        if stripped and not stripped.startswith("#") and _content_words(stripped) >= 2:
+        whole_line = line_start and line_end
+        if stripped and _content_words(stripped) >= 2 and not (whole_line and _is_heading(stripped)):
             left = start + len(piece) - len(piece.lstrip())
             spans.append((left, left + len(stripped)))
         if boundary:
             start = boundary.end()
+        line_start = line_end
     return spans
 
 

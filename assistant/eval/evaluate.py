@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import resource
+import shutil
 import statistics
 import tempfile
 import time
@@ -19,6 +20,7 @@ from langchain_core.documents import Document
 from assistant.answering.chain import Assistant
 from assistant.config import Settings
 from assistant.embed.embeddings import LocalEmbeddings, load_embeddings
+from assistant.errors import ConfigError
 from assistant.eval.metrics import (
     contains_answer,
     exact_match,
@@ -30,7 +32,7 @@ from assistant.eval.metrics import (
 from assistant.eval.squad import Article, Question, load_squad, write_articles
 from assistant.store.index import drop_collection
 from assistant.store.sync import sync
-from assistant.text import word_count
+from assistant.text import has_cjk, word_count
 from assistant.types import CITATION
 
 FIGURES = (
@@ -138,8 +140,18 @@ def _measure(
     sync(warm, embeddings=embeddings)
     index_rate = _timed_sync(settings, embeddings)
     assistant = Assistant(settings, embeddings=embeddings)
-    assistant.answer(questions[0].text)  # warm: the figures are for a running assistant
+    return _answers(assistant, questions, negatives, k, progress) | {
+        "index_chunks_per_s": round(index_rate, 2),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
 
+
+def _answers(
+    assistant: Assistant, questions: list[Question], negatives: list[Question], k: int, progress: Progress
+) -> dict:
+    """Retrieval, answer and refusal figures of a running assistant on ``questions`` (and ``negatives``,
+    which it should decline)."""
+    assistant.answer(questions[0].text)  # warm: the figures are for a running assistant
     ranks, seconds, answers = [], [], []
     for question in progress(questions, "asking", len(questions)):
         start = time.perf_counter()
@@ -150,9 +162,8 @@ def _measure(
         answers.append(final)
     declined = [assistant.answer(q.text) for q in progress(negatives, "negatives", len(negatives))]
     found = [(a, q) for a, q in zip(answers, questions, strict=True) if a.found]
-
     figures = _empty() | _retrieval(ranks, k) | _speed(seconds)
-    figures |= {
+    return figures | {
         "answer_hit": round(sum(contains_answer(_plain(a.text), q.answers) for a, q in found) / len(questions), 4),
         "exact_match": round(sum(exact_match(_plain(a.text), q.answers) for a, q in found) / len(questions), 4),
         "f1": round(sum(f1(_plain(a.text), q.answers) for a, q in found) / len(questions), 4),
@@ -161,10 +172,43 @@ def _measure(
         "negatives_declined": (
             round(sum(not a.found for a in declined) / len(declined), 4) if declined else None
         ),
-        "index_chunks_per_s": round(index_rate, 2),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
-    return figures
+
+
+def evaluate_corpus(
+    data: Path,
+    documents: Path,
+    *,
+    k: int = 5,
+    embeddings: LocalEmbeddings | None = None,
+    progress: Progress = _no_progress,
+) -> dict:
+    """The collection's own question set (``data``, SQuAD form; unanswerable questions marked
+    ``is_impossible``) asked of ``documents`` as the assistant indexes them, figures per language.
+
+    The documents are copied and indexed in a temporary folder; your own index is never touched.
+    """
+    _, questions = load_squad(data)
+    answerable = [q for q in questions if q.answers]
+    unanswerable = [q for q in questions if not q.answers]
+    settings = Settings()
+    embeddings = embeddings or load_embeddings(settings)
+    result: dict = {"dataset": str(data), "documents": str(documents), "k": k, "questions": len(questions),
+                    "index_runs": 1, "embedding_model": embeddings.model_name}
+    with tempfile.TemporaryDirectory(prefix="assistant-eval-") as folder:
+        work = Path(folder)
+        shutil.copytree(documents, work / "documents")
+        with _scratch_index(work, "index") as scratch:
+            report = sync(scratch, embeddings=embeddings)
+            if report.failed:
+                raise ConfigError(f"{len(report.failed)} documents failed to index: {report.failed[:3]}")
+            assistant = Assistant(scratch, embeddings=embeddings)
+            for language in ("en", "zh"):
+                asked = [q for q in answerable if has_cjk(q.text) == (language == "zh")]
+                if asked:
+                    declined = [q for q in unanswerable if has_cjk(q.text) == (language == "zh")]
+                    result[language] = _answers(assistant, asked, declined, k, progress)
+    return result
 
 
 def tutorial_chunks(articles: list[Article]) -> tuple[list[Document], float]:
@@ -283,7 +327,7 @@ def evaluate(
 
 def format_table(result: dict) -> str:
     """The figures side by side, with ours ÷ baseline where both exist."""
-    systems = [s for s in ("ours", "baseline", "bm25") if s in result]
+    systems = [s for s in ("ours", "baseline", "bm25", "en", "zh") if s in result]
     header = f"{'figure':<22}" + "".join(f"{s:>12}" for s in systems)
     if "baseline" in result:
         header += f"{'ours/base':>12}"

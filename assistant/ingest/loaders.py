@@ -15,10 +15,21 @@ from langchain_core.documents import Document
 
 from assistant.config import MB
 from assistant.errors import DocumentError
+from assistant.ingest.cleaning import drop_running_lines, join_paragraph_lines, join_pdf_lines, plain_markdown
+from assistant.text import CJK_CHARS
 
-FRONT_MATTER_KEYS = ("title", "source", "date")
+FRONT_MATTER_KEYS = ("title", "source", "date", "language", "summary")
 MAX_META_CHARS = 300
 MAX_FRONT_MATTER_CHARS = 16_000
+# Parts of a page that are never its content: navigation, site chrome, forms, cookie banners.
+_CHROME_TAGS = ["script", "style", "noscript", "template", "nav", "header", "footer", "aside", "form", "button", "svg"]
+_CHROME_NAMES = re.compile(r"cookie|consent|banner|navbar|breadcrumb|menu|sidebar|share|newsletter|skip-link",
+                           re.IGNORECASE)
+_HIDING_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
+# "source: a; b; date: 2021; language: en" in a PDF's keywords or a Word file's: the fields this
+# collection's own files carry there.
+_KEYWORD_FIELDS = re.compile(r"(?:^|;\s*)(source|date|language):\s*", re.IGNORECASE)
+_SENTENCE_LIKE = re.compile(rf"(\w+\W+){{3,}}\w+[.!?]|[{CJK_CHARS}]{{6,}}")
 
 
 def _read_utf8(path: Path) -> str:
@@ -31,6 +42,17 @@ def _read_utf8(path: Path) -> str:
         raise DocumentError(
             f"not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})"
         ) from None
+
+
+def _plain(meta: dict) -> dict[str, str]:
+    """The document fields the index keeps, as short strings; ``source`` (where the facts come from)
+    is kept as ``origin``, since a chunk's ``source`` is its file."""
+    kept = {k: str(v).strip()[:MAX_META_CHARS] for k, v in meta.items() if k in FRONT_MATTER_KEYS and v}
+    if "source" in kept:
+        kept["origin"] = kept.pop("source")
+    if "language" in kept:
+        kept["language"] = kept["language"].split("-")[0].lower()  # zh-CN -> zh
+    return {k: v for k, v in kept.items() if v}
 
 
 def _split_front_matter(text: str) -> tuple[dict, str]:
@@ -49,34 +71,24 @@ def _split_front_matter(text: str) -> tuple[dict, str]:
     if not isinstance(meta, dict):
         return {}, text
     _, _, body = body.partition("\n")
-    # Plain values only, kept short: a list or mapping (a YAML alias bomb) is never stringified.
+    # Plain values only: a list or mapping (a YAML alias bomb) is never stringified.
     plain = (str, int, float, dt.date)
-    return {k: str(meta[k])[:MAX_META_CHARS] for k in FRONT_MATTER_KEYS if isinstance(meta.get(k), plain)}, body
+    return _plain({k: meta[k] for k in FRONT_MATTER_KEYS if isinstance(meta.get(k), plain)}), body
+
+
+def _first_heading(text: str) -> str | None:
+    found = re.search(r"^#\s+(.+?)\s*#*\s*$", text, re.MULTILINE)
+    return found.group(1).strip() if found else None
 
 
 def _load_text(path: Path) -> list[Document]:
     meta, body = _split_front_matter(_read_utf8(path))
-    if "source" in meta:  # the file's own path is the citation; keep where the text came from
-        meta["origin"] = meta.pop("source")
+    body = join_paragraph_lines(body)
+    if path.suffix.lower() in (".md", ".markdown"):
+        body = plain_markdown(body)
+    if "title" not in meta and (heading := _first_heading(body)):
+        meta["title"] = heading[:MAX_META_CHARS]
     return [Document(page_content=body, metadata=meta)]
-
-
-def _load_html(path: Path) -> list[Document]:
-    from bs4 import BeautifulSoup
-
-    soup = BeautifulSoup(_read_utf8(path), "html.parser")
-    title = soup.title.get_text(strip=True) if soup.title else None
-    # Only what a reader sees: scripts, styles and templates are not content, nor is what the page hides.
-    for hidden in soup(["script", "style", "noscript", "template", "head"]):
-        hidden.decompose()
-    for hidden in soup.find_all(_is_hidden):
-        if not hidden.decomposed:  # inside a hidden element already removed
-            hidden.decompose()
-    text = "\n".join(line.strip() for line in soup.get_text("\n").splitlines() if line.strip())
-    return [Document(page_content=text, metadata={"title": title} if title else {})]
-
-
-_HIDING_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
 
 
 def _is_hidden(tag: Any) -> bool:  # a BeautifulSoup Tag
@@ -84,19 +96,103 @@ def _is_hidden(tag: Any) -> bool:  # a BeautifulSoup Tag
     return tag.has_attr("hidden") or tag.get("aria-hidden") == "true" or hiding_style
 
 
+def _is_chrome(tag: Any) -> bool:
+    names = " ".join([tag.get("id") or "", *(tag.get("class") or []), tag.get("role") or ""])
+    return tag.name in ("div", "section", "ul", "p", "span") and bool(_CHROME_NAMES.search(names))
+
+
+def _load_html(path: Path) -> list[Document]:
+    """The page's main content (trafilatura), without what the page hides or its site chrome; headings as "# "."""
+    import trafilatura
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(_read_utf8(path), "html.parser")
+    head = soup.head
+    meta = {
+        "title": soup.title.get_text(" ", strip=True) if soup.title else None,
+        "summary": _meta_content(head, "description"),
+        "date": _meta_content(head, "date") or _meta_content(head, "article:published_time"),
+        "source": _meta_content(head, "source"),
+        "language": soup.html.get("lang") if soup.html else None,
+    }
+    for element in soup.find_all(lambda tag: _is_hidden(tag) or _is_chrome(tag) or tag.name in _CHROME_TAGS):
+        if not element.decomposed:  # inside an element already removed
+            element.decompose()
+    # The page's own heading, where the <title> is only it plus the site's name ("T Levels | Site").
+    heading = h1.get_text(" ", strip=True) if (h1 := soup.find("h1")) else ""
+    if heading and (not meta["title"] or meta["title"].startswith(heading)):
+        meta["title"] = heading
+    text = trafilatura.extract(
+        str(soup), output_format="markdown", include_tables=True, include_links=False, include_images=False,
+        include_formatting=True, include_comments=False, favor_recall=True,
+    ) or ""
+    text = plain_markdown(text)
+    if not _SENTENCE_LIKE.search(text):
+        raise DocumentError("no main content: the page holds only navigation, menus or other boilerplate")
+    return [Document(page_content=text, metadata=_plain(meta))]
+
+
+def _meta_content(head: Any, name: str) -> str | None:
+    if head is None:
+        return None
+    tag = head.find("meta", attrs={"name": name}) or head.find("meta", attrs={"property": name})
+    return tag.get("content") if tag else None
+
+
+def _keyword_fields(keywords: str | None) -> dict[str, str]:
+    """"source: ...; date: ...; language: ..." as fields; other keywords say nothing we keep."""
+    if not keywords or not _KEYWORD_FIELDS.match(keywords):
+        return {}
+    parts = _KEYWORD_FIELDS.split(keywords)[1:]
+    return {key.lower(): value.strip().rstrip(";") for key, value in zip(parts[::2], parts[1::2], strict=True)}
+
+
 def _load_pdf(path: Path) -> Iterator[Document]:
     from langchain_community.document_loaders import PyPDFLoader
 
     # Page by page, so a PDF whose streams inflate to far more text than its size stops early.
     for page in PyPDFLoader(str(path)).lazy_load():
+        info = page.metadata
+        meta = {"title": info.get("title"), "summary": info.get("subject"), **_keyword_fields(info.get("keywords"))}
         # PyPDF counts pages from 0; people count from 1.
-        yield Document(page_content=page.page_content, metadata={"page": int(page.metadata["page"]) + 1})
+        yield Document(page_content=page.page_content, metadata={**_plain(meta), "page": int(info["page"]) + 1})
+
+
+def _tidy_pdf(pages: list[Document]) -> list[Document]:
+    """Running headers, footers and page numbers out; each paragraph's lines joined, headings marked."""
+    texts = drop_running_lines([page.page_content for page in pages])
+    whole = "\n".join(texts)
+    for page, text in zip(pages, texts, strict=True):
+        page.page_content = join_pdf_lines(text, whole)
+    return pages
 
 
 def _load_docx(path: Path) -> list[Document]:
-    from langchain_community.document_loaders import Docx2txtLoader
+    """Paragraphs and tables in reading order (a table row on one line, its cells joined by " | "),
+    headings marked "# "; title, summary, date and language from the file's properties."""
+    import docx
 
-    return [Document(page_content=d.page_content) for d in Docx2txtLoader(str(path)).load()]
+    document = docx.Document(str(path))
+    lines: list[str] = []
+    for block in document.iter_inner_content():
+        if isinstance(block, docx.table.Table):
+            lines.extend(" | ".join(cell.text.strip() for cell in row.cells) for row in block.rows)
+            lines.append("")
+            continue
+        text = block.text.strip()
+        style = (block.style.name if block.style is not None else "") or ""
+        if text:
+            lines.extend([f"# {text}" if style.startswith(("Heading", "Title")) else text, ""])
+    core = document.core_properties
+    meta = {
+        "title": core.title, "summary": core.subject or core.comments, "language": core.language,
+        "date": core.created.date().isoformat() if core.created else None,
+        **({"source": core.keywords} if core.keywords else {}),
+        **_keyword_fields(core.keywords),
+    }
+    if not meta["title"]:
+        meta["title"] = next((line[2:] for line in lines if line.startswith("# ")), None)
+    return [Document(page_content="\n".join(lines).strip(), metadata=_plain(meta))]
 
 
 def _unzipped_bytes(path: Path) -> int:
@@ -172,6 +268,8 @@ def load_file(path: Path, root: Path, max_bytes: int, seconds: float | None = No
                 f"(the file is {_size(size)})"
             )
         docs = _within_budget(loader(path), size, max_bytes, seconds)
+        if path.suffix.lower() == ".pdf":
+            docs = _tidy_pdf(docs)
     except DocumentError:
         raise
     except Exception as exc:  # a parser's failure on a malformed file is that file's problem
@@ -181,10 +279,19 @@ def load_file(path: Path, root: Path, max_bytes: int, seconds: float | None = No
         kind = "PDF has no extractable text (scanned images?)" if path.suffix.lower() == ".pdf" else "no text"
         raise DocumentError(kind)
     source = path.relative_to(root).as_posix()
+    language = docs[0].metadata.get("language") or _language_of(" ".join(d.page_content[:2000] for d in docs[:3]))
     for doc in docs:
+        # The document's own title where it has one; its file name only as the last resort.
         doc.metadata.setdefault("title", path.stem.replace("-", " ").replace("_", " "))
+        doc.metadata.setdefault("language", language)
         doc.metadata["source"] = source
     return docs
+
+
+def _language_of(text: str) -> str:
+    """"zh" for text mostly in Chinese characters, else "en" (the two languages of this collection)."""
+    letters = sum(ch.isalpha() for ch in text)
+    return "zh" if letters and len(re.findall(f"[{CJK_CHARS}]", text)) > 0.3 * letters else "en"
 
 
 def discover(root: Path) -> list[Path]:

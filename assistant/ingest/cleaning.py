@@ -1,0 +1,168 @@
+"""Text as loaders find it -> text as it was written: a paragraph's wrapped lines joined into one line,
+PDF line-end hyphenation undone where it is only a break, and running headers, footers and page
+numbers dropped. A line break that is left ends a paragraph, a heading, a list item or a table row."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+from assistant.text import CJK_CHARS
+
+# A line that starts a block of its own in Markdown or plain text: heading, list item, quote, table row, fence.
+_BLOCK_START = re.compile(r"^\s*(#{1,6}\s|[-*+•▪◦●]\s|\d{1,3}[.)]\s|[a-zA-Z][.)]\s|>|\||```|~~~)")
+_TABLE_ROW = re.compile(r"^\s*\|")
+# Where a sentence (or a clause that introduces a list) ends.
+_ENDS_SENTENCE = re.compile(r"[.!?:;。！？：；…][\"'”’)\]]*\s*$")
+_CJK_EDGE = re.compile(f"[{CJK_CHARS}，、。；：！？）」』]$")
+_CJK_START = re.compile(f"^[{CJK_CHARS}（「『]")
+# "main-" + "tenance": a word broken at the end of a line.
+_BROKEN_WORD = re.compile(r"([A-Za-z]{2,})-$")
+_WORD_START = re.compile(r"^([a-z][a-z]*)")
+# Page numbers as printed: "7", "- 7 -", "Page 7", "Page 7 of 12", "7 / 12", "p. 7".
+_PAGE_NUMBER = re.compile(
+    r"^\s*(?:[-–—]\s*)?(?:page|p\.|第)?\s*\d{1,4}\s*(?:(?:of|/)\s*\d{1,4})?(?:\s*页)?(?:\s*[-–—])?\s*$", re.IGNORECASE
+)
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
+# Lines within this many of a page's top or bottom are where running headers and footers are printed.
+RUNNING_LINES = 4
+
+
+def _joined(previous: str, line: str) -> str:
+    """Two lines of one paragraph as one: no space between Chinese characters, none inside a word."""
+    if _CJK_EDGE.search(previous) and _CJK_START.search(line):
+        return previous + line
+    return previous + " " + line
+
+
+def join_paragraph_lines(text: str) -> str:
+    """Markdown or plain text with each paragraph on one line; blank lines, headings, list items,
+    quotes, table rows and fenced code keep their own lines."""
+    out: list[str] = []
+    fenced = False
+    open_paragraph = False
+    for raw in text.splitlines():
+        line = raw.strip()
+        if line.startswith(("```", "~~~")):
+            fenced = not fenced
+            out.append(raw)
+            open_paragraph = False
+            continue
+        if fenced:
+            out.append(raw)
+            continue
+        if not line:
+            out.append("")
+            open_paragraph = False
+            continue
+        hard_break = raw.endswith("  ")  # Markdown's explicit line break
+        if open_paragraph and not _BLOCK_START.match(line) and not _TABLE_ROW.match(out[-1]):
+            out[-1] = _joined(out[-1], line)
+        else:
+            out.append(line)
+        open_paragraph = not hard_break and not line.startswith("#") and not _TABLE_ROW.match(line)
+    return "\n".join(out)
+
+
+def _normal(line: str) -> str:
+    """A line with its numbers blanked: "Page 3 of 9" and "Page 4 of 9" are one running line."""
+    return re.sub(r"\d+", "#", line.strip().lower())
+
+
+def drop_running_lines(pages: list[str]) -> list[str]:
+    """Each page without the headers, footers and page numbers printed on many pages.
+
+    A line near a page's top or bottom counts as running when (numbers aside) it is printed on
+    at least half of the pages, two at least; a line that is only a page number always does.
+    Control characters (a PDF's bullet glyphs often come out as one) go too.
+    """
+    split = [_CONTROL.sub("", page).splitlines() for page in pages]
+    edges = Counter()
+    for lines in split:
+        edge = {_normal(x) for x in lines[:RUNNING_LINES] + lines[-RUNNING_LINES:] if x.strip()}
+        edges.update(edge)
+    threshold = max(2, (len(pages) + 1) // 2)
+    running = {line for line, count in edges.items() if count >= threshold}
+    kept = []
+    for lines in split:
+        near_edge = {*range(RUNNING_LINES), *range(len(lines) - RUNNING_LINES, len(lines))}
+        kept.append("\n".join(
+            line for number, line in enumerate(lines)
+            if not (number in near_edge and (_normal(line) in running or _PAGE_NUMBER.match(line)))
+        ))
+    return kept
+
+
+def _typical_width(lines: list[str]) -> int:
+    """The length of a full line of the body text (a high percentile: most lines of a paragraph are full)."""
+    lengths = sorted(len(line) for line in lines if line.strip())
+    return lengths[int(0.8 * (len(lengths) - 1))] if lengths else 0
+
+
+def _unbroken(previous: str, line: str, text: str) -> str | None:
+    """``previous`` and ``line`` joined across a word broken by a hyphen, or None when it is a real hyphen.
+
+    The break is undone only on evidence: the whole word appears elsewhere in the text
+    ("main-" + "tenance" where "maintenance" is used); "industry-" + "education" keeps its hyphen.
+    """
+    broken, rest = _BROKEN_WORD.search(previous), _WORD_START.match(line)
+    if not broken or not rest:
+        return None
+    whole = broken.group(1) + rest.group(1)
+    if re.search(rf"\b{re.escape(whole)}\b", text, re.IGNORECASE):
+        return previous[:-1] + line
+    return previous + line
+
+
+def join_pdf_lines(page: str, full_text: str) -> str:
+    """A PDF page's lines as paragraphs: a line is joined to the one before unless that one ended a
+    sentence short of the margin, or either is a heading, a list item or a table-like row.
+
+    Short lines with no closing punctuation, followed by a capitalised line, are taken as headings
+    and marked with "# ", so they are never quoted as sentences.
+    """
+    lines = [line.strip() for line in page.splitlines()]
+    width = _typical_width(lines)
+    out: list[str] = []
+    last = ""  # the last physical line added: where the margin test looks
+    for number, line in enumerate(lines):
+        if not line:
+            if out and out[-1]:
+                out.append("")
+            last = ""
+            continue
+        following = next((x for x in lines[number + 1 :] if x), "")
+        heading = (
+            len(line) < 0.6 * width
+            and not _ENDS_SENTENCE.search(line)
+            and not line.endswith(("-", ","))
+            and (not following or following[:1].isupper() or following[:1].isdigit() or _CJK_START.search(following))
+        )
+        previous = out[-1] if out else ""
+        ended = _ENDS_SENTENCE.search(last) and len(last) < 0.9 * width
+        if previous and last and not previous.startswith("# ") and not heading and not ended \
+                and not _BLOCK_START.match(line):
+            out[-1] = _unbroken(previous, line, full_text) or _joined(previous, line)
+        else:
+            out.append(f"# {line}" if heading else line)
+        last = line
+    return "\n".join(out).strip()
+
+
+_IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
+_LINK = re.compile(r"\[([^\]]+)\]\((?:[^)(]|\([^)]*\))*\)")
+_STRONG = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
+_EMPHASIS = re.compile(r"(?<![\w*])([*_])(?=\S)([^*_\n]+?)(?<=\S)\1(?![\w*])")
+_CODE = re.compile(r"`([^`\n]+)`")
+
+
+def plain_markdown(text: str) -> str:
+    """Markdown's inline marks taken off: emphasis, code ticks, links (their text kept), images (gone).
+
+    Chunks hold the words a reader sees; block structure (headings, lists, tables) stays.
+    """
+    text = _IMAGE.sub("", text)
+    text = _LINK.sub(r"\1", text)
+    text = _STRONG.sub(r"\2", text)
+    text = _EMPHASIS.sub(r"\2", text)
+    return _CODE.sub(r"\1", text)
