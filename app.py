@@ -42,7 +42,7 @@ EXAMPLES = [
 CHAT_CONCURRENCY = 4
 # A merged passage can be several chunks long; the collapsed source shows this much of it.
 SNIPPET_CHARS = 1200
-DOCUMENT_COLUMNS = ["file", "title", "date", "chunks"]
+DOCUMENT_COLUMNS = ["file", "title", "language", "date", "summary", "chunks"]
 # Every ASCII character that Markdown (or the chat's $$ formulas) can give a meaning to; & < > become entities.
 _MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_{}\[\]()#+\-.!|~=:$\"'])")
 # Sign-in: the delay after the first failed attempt, doubling with each further one up to the maximum.
@@ -172,12 +172,70 @@ class AssistantUI:
         """The indexed documents as table rows, and a line saying how many (or why there are none)."""
         try:
             indexed = self.assistant().retriever.index.documents()
-            rows = [[d.source, d.title, d.date or "", d.chunks] for d in indexed]
+            rows = [[d.source, d.title, d.language or "", d.date or "", d.summary or "", d.chunks] for d in indexed]
         except IndexStateError as exc:
             return [], f"No index yet: {exc}. Add documents and press Re-index."
         except AssistantError as exc:
             return [], str(exc)
         return rows, f"{len(rows)} documents indexed from `{self.settings.docs_dir}`."
+
+    def document_names(self) -> gr.Dropdown:
+        """The documents to choose from for a preview or removal."""
+        rows, _ = self.documents()
+        return gr.Dropdown(choices=[row[0] for row in rows], value=None)
+
+    def preview(self, source: str | None) -> str:
+        """The document's text as the index holds it, chunk by chunk (neighbours overlap a little)."""
+        if not source:
+            raise gr.Error("Choose a document to preview.")
+        with _user_errors("preview"):
+            chunks = self.assistant().retriever.index.chunks_of(source)
+        if not chunks:
+            raise gr.Error(f"{source} is not in the index; press Re-index if you just added it.")
+        parts = [f"**{inert(source)}**: {len(chunks)} chunks, as the index holds them"]
+        for number, chunk in enumerate(chunks, start=1):
+            lines = "  \n".join(inert(line) for line in chunk.splitlines() if line.strip())
+            parts.append(f"---\n\n*chunk {number}*\n\n{lines}")
+        return "\n\n".join(parts)
+
+    def confirm_removal(self, source: str | None) -> tuple[dict, str]:
+        """The first step of removing: show what will go and the button that does it."""
+        if not source:
+            raise gr.Error("Choose a document to remove.")
+        return gr.update(visible=True), f"Remove {source}? Its file and its chunks will be deleted."
+
+    def remove(self, source: str | None, progress: gr.Progress = gr.Progress()) -> tuple:  # noqa: B008
+        """Delete the document's file and chunks (under the index's lock), then show the summary line."""
+        from assistant.store.sync import sync
+
+        if not source:
+            raise gr.Error("Choose a document to remove.")
+        progress(0, desc=f"Removing {source}")
+        with _user_errors("remove"):
+            report = sync(self.settings, remove=[source])
+        rows, note = self.documents()
+        lines = [report.summary(), *(f"failed: {name}: {reason}" for name, reason in report.failed)]
+        return "\n".join(lines), rows, note, gr.Dropdown(choices=[row[0] for row in rows], value=None), \
+            gr.update(visible=False), ""
+
+    def rate(self, history: list[dict], liked: gr.LikeData) -> None:
+        """Keep a reader's thumbs up or down with the question, answer and sources as they were shown."""
+        from assistant.store.feedback import record_feedback
+
+        at = liked.index if isinstance(liked.index, int) else liked.index[0]
+        if not history or not 0 <= at < len(history):
+            raise gr.Error("That answer is no longer in the conversation.")
+        question = next(
+            (message_text(m.get("content")) for m in reversed(history[:at]) if m.get("role") == "user"), ""
+        )
+        sources = next(
+            (message_text(m.get("content")) for m in history[at + 1 :]
+             if m.get("role") == "assistant" and (m.get("metadata") or {}).get("title")),
+            "",
+        )
+        with _user_errors("feedback"):
+            record_feedback(self.settings, "up" if liked.liked is True else "down", question,
+                            message_text(history[at].get("content")), sources)
 
     def upload(self, files: list[str] | None, replace: bool) -> str:
         """Copy uploaded files into the documents folder under safe names; refusals are listed."""
@@ -296,7 +354,7 @@ def build_app(
                 height=520,
                 placeholder="Ask about China–UK vocational education cooperation, or pick an example.",
                 buttons=["copy"],
-                feedback_options=None,
+                feedback_options=("Like", "Dislike"),
             )
             chat = gr.ChatInterface(
                 ui.chat,
@@ -307,6 +365,8 @@ def build_app(
                 fill_height=False,
                 analytics_enabled=False,
             )
+            # Ratings are kept in the index folder with what was shown (`assistant feedback`).
+            chatbot.like(ui.rate, [chatbot], None, api_visibility="private", queue=False)
             clear = gr.Button("Clear chat", variant="secondary", size="sm")
             # Both the shown conversation and the history the next question is condensed with.
             clear.click(lambda: ([], []), None, [chat.chatbot, chat.chatbot_state], queue=False,
@@ -314,9 +374,18 @@ def build_app(
         with gr.Tab("Documents"):
             note = gr.Markdown()
             table = gr.Dataframe(
-                headers=DOCUMENT_COLUMNS, datatype=["str", "str", "str", "number"], interactive=False,
-                label="Indexed documents", wrap=True, column_widths=["32%", "50%", "10%", "8%"], max_height=360,
+                headers=DOCUMENT_COLUMNS, datatype=["str", "str", "str", "str", "str", "number"], interactive=False,
+                label="Indexed documents", wrap=True, column_widths=["18%", "26%", "6%", "8%", "36%", "6%"],
+                max_height=360,
             )
+            with gr.Row():
+                chosen = gr.Dropdown(label="Document", choices=[], value=None, scale=3)
+                preview_button = gr.Button("Preview", scale=1)
+                remove_button = gr.Button("Remove…", variant="stop", scale=1)
+            with gr.Row(visible=False) as confirm_row:
+                confirm_note = gr.Markdown()
+                confirm_button = gr.Button("Yes, remove it", variant="stop")
+                cancel_button = gr.Button("Cancel")
             with gr.Row():
                 files = gr.File(
                     label=f"Add documents ({supported}; up to {ui.settings.max_file_mb:g} MB each)",
@@ -327,10 +396,21 @@ def build_app(
                     upload = gr.Button("Add to documents folder")
                     reindex = gr.Button("Re-index", variant="primary")
                     result = gr.Textbox(label="Result", lines=4, interactive=False)
+            preview = gr.Markdown(label="Preview", elem_id="document-preview")
             upload.click(ui.upload, [files, replace], [result], api_name="upload", concurrency_limit=1)
             # One sync at a time per index: the core's writer lock would refuse a second anyway.
-            reindex.click(ui.reindex, None, [result, table, note], api_name="reindex", concurrency_limit=1)
+            reindex.click(ui.reindex, None, [result, table, note], api_name="reindex", concurrency_limit=1).then(
+                ui.document_names, None, [chosen], api_visibility="private"
+            )
+            preview_button.click(ui.preview, [chosen], [preview], api_name="preview")
+            remove_button.click(ui.confirm_removal, [chosen], [confirm_row, confirm_note], api_visibility="private")
+            cancel_button.click(lambda: gr.update(visible=False), None, [confirm_row], api_visibility="private")
+            confirm_button.click(
+                ui.remove, [chosen], [result, table, note, chosen, confirm_row, preview], api_name="remove",
+                concurrency_limit=1,
+            )
         app.load(ui.documents, None, [table, note], api_name="documents", queue=False)
+        app.load(ui.document_names, None, [chosen], api_visibility="private", queue=False)
         gr.api(ui.ask, api_name="ask", concurrency_limit=CHAT_CONCURRENCY)
     return app
 

@@ -73,7 +73,13 @@ def cli() -> None:
     """Answers questions about China–UK vocational education cooperation from your documents."""
 
 
-def run_sync(settings: Settings, *, rebuild: bool = False, echo: Callable[[str], None] = click.echo) -> SyncReport:
+def run_sync(
+    settings: Settings,
+    *,
+    rebuild: bool = False,
+    remove: list[str] | None = None,
+    echo: Callable[[str], None] = click.echo,
+) -> SyncReport:
     """Sync the index with a progress bar on stderr, then the summary line and each failure, through ``echo``."""
     from tqdm import tqdm
 
@@ -86,7 +92,7 @@ def run_sync(settings: Settings, *, rebuild: bool = False, echo: Callable[[str],
         bar.update(done - bar.n)
 
     try:
-        report = sync(settings, rebuild=rebuild, on_chunks=progress)
+        report = sync(settings, rebuild=rebuild, remove=remove, on_chunks=progress)
     finally:
         bar.close()
     echo(report.summary())
@@ -136,6 +142,36 @@ def add_command(files: tuple[Path, ...], docs: Path | None, index_dir: Path | No
             raise DocumentExistsError(f"{exc}; use --replace to overwrite it") from None
         click.echo(f"copied {file} -> {target}", err=True)
     _sync_and_exit(settings, rebuild=False)
+
+
+@cli.command("remove")
+@click.argument("files", nargs=-1, required=True)
+@docs_option
+@index_option
+@_expected_errors
+def remove_command(files: tuple[str, ...], docs: Path | None, index_dir: Path | None) -> None:
+    """Delete FILES (names as `status`/the Documents tab show them, or paths inside the documents
+    folder) and their chunks, then print the sync's summary line."""
+    if run_sync(_settings(docs, index_dir), remove=list(files), echo=_echo_failures_to_stderr).failed:
+        sys.exit(PARTIAL_EXIT)
+
+
+@cli.command("feedback")
+@index_option
+@click.option("--json", "as_json", is_flag=True, help="Print every rating as one JSON object per line.")
+@_expected_errors
+def feedback_command(index_dir: Path | None, as_json: bool) -> None:
+    """The thumbs up and down readers gave answers in the chat, with the question and answer shown."""
+    from assistant.store.feedback import read_feedback
+
+    records = read_feedback(_settings(None, index_dir))
+    for record in records:
+        if as_json:
+            click.echo(json.dumps(record, ensure_ascii=False))
+        else:
+            click.echo(f"{record['time']}  {record['rating']:<4}  {record['question'][:100]}")
+    if not records and not as_json:
+        click.echo("no feedback yet", err=True)
 
 
 @cli.command("status")

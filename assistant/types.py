@@ -35,6 +35,9 @@ class Source:
     page: int | None
     snippet: str
     score: float
+    # The answer's sentences that cite this source, as the answer gives them (marks taken off): the
+    # extractive engine quotes them word for word, so a UI can highlight them in the snippet.
+    sentences: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

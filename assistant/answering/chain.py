@@ -139,7 +139,7 @@ class Assistant(Runnable[str | Question, Answer]):
         if not numbering.cited:  # nothing grounded in a passage is not an answer
             yield Answer(text or NOT_FOUND, [], found=False, query=query)
             return
-        yield Answer(text, numbering.sources(), found=True, query=query)
+        yield Answer(text, numbering.sources(text), found=True, query=query)
 
 
 _default_lock = threading.Lock()

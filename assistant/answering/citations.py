@@ -39,7 +39,9 @@ class CitationNumbering:
         rest, self._pending = self._pending, ""
         return CITATION.sub(self._renumber, rest)
 
-    def sources(self) -> list[Source]:
+    def sources(self, answer: str = "") -> list[Source]:
+        """The cited passages in citation order, each with the sentences of ``answer`` that cite it."""
+        quoted = sentences_by_source(answer)
         return [
             Source(
                 number=n,
@@ -48,6 +50,22 @@ class CitationNumbering:
                 page=self.passages[p].metadata.get("page"),
                 snippet=self.passages[p].text,
                 score=round(self.passages[p].relevance, 4),
+                sentences=tuple(quoted.get(n, ())),
             )
             for n, p in enumerate(self.cited, start=1)
         ]
+
+
+# A stretch of answer text and the citation marks that close it: "Sentence one. [1][2]".
+_CITED_STRETCH = re.compile(r"(.*?)((?:\s*\[\d{1,3}\])+)", re.DOTALL)
+
+
+def sentences_by_source(answer: str) -> dict[int, list[str]]:
+    """Each citation number's stretches of ``answer`` (the text before its mark), in order."""
+    found: dict[int, list[str]] = {}
+    for stretch in _CITED_STRETCH.finditer(answer):
+        text = stretch.group(1).strip()
+        for number in CITATION.findall(stretch.group(2)):
+            if text:
+                found.setdefault(int(number), []).append(text)
+    return found

@@ -32,6 +32,7 @@ from assistant.store.connection import (
     rebuild_hint,
     unusable,
 )
+from assistant.store.feedback import FEEDBACK_FILE
 from assistant.store.layout import INDEX_LAYOUT, SENTENCES_SUFFIX, unpack_sentences
 
 if TYPE_CHECKING:
@@ -61,6 +62,8 @@ class IndexedDocument:
     title: str
     date: str | None
     chunks: int
+    language: str | None = None
+    summary: str | None = None
 
 
 @dataclass(frozen=True)
@@ -154,9 +157,16 @@ class Snapshot:
             source = meta.get("source", "")
             seen = rows.get(source)
             rows[source] = IndexedDocument(
-                source, meta.get("title", source), meta.get("date"), (seen.chunks if seen else 0) + 1
+                source, meta.get("title", source), meta.get("date"), (seen.chunks if seen else 0) + 1,
+                meta.get("language"), meta.get("summary"),
             )
         return [rows[s] for s in sorted(rows)]
+
+    def chunks_of(self, source: str) -> list[str]:
+        """The chunks of the file ``source`` in reading order: its text as the index holds it."""
+        found = self._read(lambda: self._chunks.get(where={"source": source}, include=["documents", "metadatas"]))
+        ordered = sorted(zip(found["metadatas"], found["documents"], strict=True), key=lambda m: m[0].get("chunk", 0))
+        return [text for _, text in ordered]
 
     def last_sync(self) -> str | None:
         return (self._chunks.metadata or {}).get("last_sync")
@@ -265,6 +275,10 @@ class Index:
     def documents(self) -> list[IndexedDocument]:
         with self.reading() as snapshot:
             return snapshot.documents()
+
+    def chunks_of(self, source: str) -> list[str]:
+        with self.reading() as snapshot:
+            return snapshot.chunks_of(source)
 
     def status(self) -> IndexStatus:
         with self.reading() as snapshot:
@@ -381,12 +395,13 @@ def wipe(settings: Settings) -> None:
     folder = settings.index_dir
     if not folder.exists():
         return
-    entries = {p.name for p in folder.iterdir()} - {LOCK_FILE}
+    kept = {LOCK_FILE, FEEDBACK_FILE}  # readers' ratings outlive a rebuild
+    entries = {p.name for p in folder.iterdir()} - kept
     if entries and not entries & set(INDEX_MARKERS):
         raise IndexStateError(f"{folder} does not look like an assistant index; not deleting it")
     disconnect(settings)  # the open client holds the database files
     for entry in folder.iterdir():
-        if entry.name == LOCK_FILE:
+        if entry.name in kept:
             continue
         shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
 

@@ -75,14 +75,33 @@ def _reconcile(store: ChunkStore, manager: Any, scope: str | None) -> None:
     store.sweep()
 
 
+def documents_to_remove(settings: Settings, names: list[str]) -> list[Path]:
+    """The files ``names`` point to: paths inside the documents folder, or names as the index shows
+    them (relative to the folder). A DocumentError names the first that is not a document there."""
+    root = settings.docs_dir.resolve()
+    found = []
+    for name in names:
+        path = Path(name)
+        if not path.is_absolute() and not path.exists():
+            path = root / path
+        if not path.resolve().is_relative_to(root):
+            raise DocumentError(f"{name}: not in the documents folder {settings.docs_dir}")
+        if not path.is_file():
+            raise DocumentError(f"{name}: no such document in {settings.docs_dir}")
+        found.append(path)
+    return found
+
+
 def sync(
     settings: Settings | None = None,
     *,
     rebuild: bool = False,
+    remove: list[str] | None = None,
     embeddings: LocalEmbeddings | None = None,
     on_chunks: Callable[[int, int], None] | None = None,
 ) -> SyncReport:
-    """Bring the index up to date with the documents folder.
+    """Bring the index up to date with the documents folder, after deleting the documents ``remove``
+    names (under the same lock, so no other indexer sees the folder half-changed).
 
     New files are added, changed files' chunks replaced, deleted files' chunks removed;
     unchanged files cost no embedding. A file that fails is reported and keeps whatever
@@ -91,9 +110,12 @@ def sync(
     settings = settings or Settings()
     if not settings.docs_dir.is_dir():
         raise ConfigError(f"documents folder {settings.docs_dir} does not exist")
+    doomed = documents_to_remove(settings, remove or [])
     embeddings = embeddings or load_embeddings(settings)
     try:
         with writer_lock(settings):
+            for path in doomed:
+                path.unlink()
             if rebuild and not settings.chroma_url:
                 wipe(settings)
             index = Index(settings, embeddings.model_name, create=True)
