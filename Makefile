@@ -29,10 +29,11 @@ index: $(STAMP)
 run: $(STAMP)
 	$(PY) app.py
 
-# Debian's Chromium and its driver for the browser test (a no-op where they are installed).
+# Debian's Chromium and its driver for the browser test, and a Chinese font so its screenshots
+# show Chinese text (a no-op where they are installed).
 browser:
-	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
-	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null && fc-list :lang=zh | grep -q . || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver fonts-wqy-zenhei; }
 
 # Debian's PostgreSQL for the record-manager test; if it cannot be installed, that test says it skipped.
 postgres:

@@ -107,6 +107,10 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
         whole_line = line_start and line_end
         if stripped and _content_words(stripped) >= 2 and not (whole_line and _is_heading(stripped)):
             left = start + len(piece) - len(piece.lstrip())
+            if whole_line and stripped.startswith("|"):  # a table row: its cells, not the outer bars
+                inner = stripped.strip("| ")
+                left += stripped.index(inner)
+                stripped = inner
             spans.append((left, left + len(stripped)))
         if boundary:
             start = boundary.end()

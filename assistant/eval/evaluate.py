@@ -30,7 +30,7 @@ from assistant.eval.metrics import (
     recall_at_k,
 )
 from assistant.eval.squad import Article, Question, load_squad, write_articles
-from assistant.store.index import drop_collection
+from assistant.store.index import drop_server_index
 from assistant.store.sync import sync
 from assistant.text import has_cjk, word_count
 from assistant.types import CITATION
@@ -101,7 +101,7 @@ def _scratch_index(work: Path, name: str) -> Iterator[Settings]:
         yield settings
     finally:
         if settings.chroma_url:
-            drop_collection(settings)
+            drop_server_index(settings)
 
 
 def _timed_sync(settings: Settings, embeddings: LocalEmbeddings) -> float:

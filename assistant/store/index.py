@@ -406,7 +406,7 @@ def wipe(settings: Settings) -> None:
         shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
 
 
-def drop_collection(settings: Settings) -> None:
+def drop_server_index(settings: Settings) -> None:
     """Delete the collection and its sentences from the Chroma server (e.g. a temporary one)."""
     with connect(settings).reading() as client:
         for name in (settings.collection, settings.collection + SENTENCES_SUFFIX):
