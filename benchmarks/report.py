@@ -41,6 +41,7 @@ def runs(limit: list[str]) -> list[tuple[str, list[str]]]:
             "Chunking alone: the tutorial's 1000-character chunks against ours, same model, same searches",
             [sys.executable, "benchmarks/chunking.py", str(EN), str(ZH)],
         ),
+        ("Start-up: fresh processes, the ONNX query path against torch", [sys.executable, "benchmarks/startup.py"]),
     ]
 
 
