@@ -12,8 +12,9 @@ from assistant.config import Settings
 from assistant.embed.embeddings import LocalEmbeddings, load_embeddings
 from assistant.store.chunkstore import ChunkStore
 from assistant.store.index import Index
+from assistant.store.sync import sync
 
-pytest_plugins = ["tests.servers"]
+pytest_plugins = ["tests.servers", "tests.engines"]
 
 REPO = Path(__file__).resolve().parent.parent
 SHIPPED_DOCS = REPO / "documents"
@@ -55,6 +56,16 @@ def settings(isolated_state: Path) -> Settings:
 def shipped_docs(settings: Settings) -> Settings:
     """The shipped corpus copied into the test's documents folder."""
     shutil.copytree(SHIPPED_DOCS, settings.docs_dir, dirs_exist_ok=True)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def shipped_index(tmp_path_factory: pytest.TempPathFactory, embeddings: LocalEmbeddings) -> Settings:
+    """The shipped corpus indexed once per session, for tests that only read it."""
+    root = tmp_path_factory.mktemp("shipped")
+    shutil.copytree(SHIPPED_DOCS, root / "documents")
+    settings = Settings(docs_dir=root / "documents", index_dir=root / "index")
+    sync(settings, embeddings=embeddings)
     return settings
 
 

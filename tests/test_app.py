@@ -16,7 +16,6 @@ from gradio_client.exceptions import AppError, AuthenticationError
 import app
 from assistant.config import Settings
 from assistant.embed.embeddings import LocalEmbeddings
-from assistant.errors import ConfigError
 from assistant.types import NOT_FOUND, Answer, Source
 from tests.serving import free_port, serving_shipped_corpus
 
@@ -230,23 +229,6 @@ def test_auth_keeps_anonymous_visitors_out(served: Served, monkeypatch: pytest.M
         assert "documents indexed" in note
     finally:
         ui.close()
-
-
-@pytest.mark.parametrize(
-    ("raw", "expected"),
-    [("", None), ("reader:s3cret", ("reader", "s3cret")), ("reader:a:b", ("reader", "a:b"))],
-)
-def test_auth_from_env(monkeypatch: pytest.MonkeyPatch, raw: str, expected: tuple[str, str] | None) -> None:
-    monkeypatch.setenv("ASSISTANT_AUTH", raw)
-    assert Settings().credentials == expected
-
-
-@pytest.mark.parametrize("raw", ["reader", ":s3cret", "reader:"])
-def test_auth_from_env_refuses_malformed_values(monkeypatch: pytest.MonkeyPatch, raw: str) -> None:
-    monkeypatch.setenv("ASSISTANT_AUTH", raw)
-    with pytest.raises(ConfigError, match="user:password") as refused:
-        Settings()
-    assert raw not in str(refused.value)  # a password is never echoed
 
 
 def test_history_pairs_skip_sources_and_unanswered_questions() -> None:

@@ -8,6 +8,7 @@ from click.testing import CliRunner
 
 from assistant.cli import cli
 from assistant.config import Settings
+from assistant.types import NOT_FOUND
 from tests.conftest import write
 
 
@@ -96,3 +97,14 @@ def test_python_dash_m_and_console_script_help() -> None:
 
     out = subprocess.run([sys.executable, "-m", "assistant", "--help"], capture_output=True, text=True, check=True)
     assert "index" in out.stdout and "status" in out.stdout and "add" in out.stdout
+
+
+def test_cli_ask_json(shipped_index: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ASSISTANT_INDEX_DIR", str(shipped_index.index_dir))
+    result = CliRunner().invoke(cli, ["ask", "--json", "When did T Levels launch?"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["found"] and "September 2020" in data["text"]
+    assert {"number", "path", "title", "page", "snippet", "score"} <= data["sources"][0].keys()
+    plain = CliRunner().invoke(cli, ["ask", "What is the capital of France?"])
+    assert plain.exit_code == 1 and NOT_FOUND in plain.stdout

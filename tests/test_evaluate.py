@@ -8,40 +8,7 @@ from click.testing import CliRunner
 
 from assistant.cli import cli
 from assistant.eval.evaluate import FIGURES, spread
-
-ARTICLES = {
-    "Apprenticeship levy": [
-        ("The apprenticeship levy started on 6 April 2017. It is charged at 0.5% of an employer's pay bill.",
-         [("When did the apprenticeship levy start?", "6 April 2017"),
-          ("What rate is the apprenticeship levy charged at?", "0.5%")]),
-    ],
-    "T Levels": [
-        ("T Levels launched in September 2020. Each T Level is worth three A levels.",
-         [("When did T Levels launch?", "September 2020")]),
-        ("Every T Level includes an industry placement of at least 315 hours.",
-         [("How long is the T Level industry placement?", "315 hours")]),
-    ],
-    "Lighthouses": [
-        ("The Bell Rock Lighthouse was built between 1807 and 1810 off the coast of Angus.",
-         [("When was the Bell Rock Lighthouse built?", "between 1807 and 1810")]),
-    ],
-}
-
-
-def squad_file(path: Path, articles: dict) -> Path:
-    data = []
-    for number, (title, paragraphs) in enumerate(articles.items()):
-        entries = []
-        for p, (context, qas) in enumerate(paragraphs):
-            entries.append({
-                "context": context,
-                "qas": [{"id": f"{number}-{p}-{q}", "question": question,
-                         "answers": [{"text": gold, "answer_start": context.find(gold)}]}
-                        for q, (question, gold) in enumerate(qas)],
-            })
-        data.append({"title": title, "paragraphs": entries})
-    path.write_text(json.dumps({"version": "1.1", "data": data}))
-    return path
+from tests.samples import ARTICLES, squad_file
 
 
 def test_eval_reports_every_figure_for_every_system(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

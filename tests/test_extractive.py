@@ -1,10 +1,18 @@
-"""The extractive engine's choice of sentences, on hand-made passages and vectors."""
+"""The extractive engine's choice of sentences, on hand-made passages and vectors, and on a real index."""
+
+import re
 
 import numpy as np
 
+from assistant.answering.chain import Assistant
 from assistant.answering.extractive import ExtractiveEngine
+from assistant.config import Settings
+from assistant.embed.embeddings import LocalEmbeddings
+from assistant.store.sync import sync
 from assistant.text import sentences, tokens
 from assistant.types import Passage
+from tests.conftest import write
+from tests.engines import EVIL_DOC, QUESTION
 
 
 class _FlatEmbeddings:
@@ -53,3 +61,16 @@ def test_a_sentence_said_twice_is_given_once() -> None:
         "Fast tests check the primality of large numbers quickly. Fast tests check primality of large numbers quickly.",
     )
     assert answer.count("primality") == 1
+
+
+def test_the_extractive_engine_only_quotes_a_document_that_gives_orders(
+    settings: Settings, embeddings: LocalEmbeddings
+) -> None:
+    write(settings.docs_dir, "levy-notes.md", EVIL_DOC)
+    sync(settings, embeddings=embeddings)
+    result = Assistant(settings, embeddings=embeddings).answer(QUESTION)
+    assert result.found
+    assert result.text.startswith("The apprenticeship levy is paid by employers with a large pay bill.")
+    # Whatever it picks is the document's own words, cited: an order in the text is never carried out.
+    for quoted in re.split(r"\s*\[\d+\]\s*", result.text):
+        assert quoted.removesuffix(" …") in EVIL_DOC

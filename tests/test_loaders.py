@@ -2,12 +2,11 @@ from pathlib import Path
 
 import pytest
 
+from assistant.config import MB
 from assistant.errors import DocumentError
 from assistant.ingest.loaders import discover, load_file
 from tests.conftest import write
 from tests.samples import make_docx, make_pdf
-
-MB = 1024 * 1024
 
 
 def test_markdown_front_matter_becomes_metadata_not_text(tmp_path: Path) -> None:

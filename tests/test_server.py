@@ -24,14 +24,11 @@ from assistant.embed.embeddings import LocalEmbeddings
 from assistant.errors import ConfigError
 from assistant.store.index import record_manager
 from tests.conftest import open_store, write
+from tests.samples import ARTICLES, LEVY, RQF, WELDING, squad_file
 from tests.serving import free_port, serving_shipped_corpus
-from tests.test_evaluate import ARTICLES, squad_file
 
 pytestmark = pytest.mark.slow
 
-RQF = "The Regulated Qualifications Framework started on 1 October 2015 and replaced the QCF."
-LEVY = "The apprenticeship levy started on 6 April 2017 at 0.5% of an employer's pay bill."
-WELDING = "The Shenzhen–Leeds welding pilot enrolled 412 apprentices in March 2024."
 CLI_TIMEOUT_S = 300
 
 

@@ -1,0 +1,164 @@
+"""The openai engine against an OpenAI-compatible server on this machine, over real HTTP."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from assistant.answering import openai_engine, prompting
+from assistant.answering.chain import Assistant
+from assistant.config import Settings
+from assistant.embed.embeddings import LocalEmbeddings
+from assistant.errors import AssistantError, ConfigError
+from assistant.types import Answer
+from tests.engines import QUESTION, fenced, passage
+from tests.serving import free_port
+
+ANSWER_PIECES = ["Employers ", "pay the ", "apprenticeship levy [", "2]; it is ", "0.5% of the pay bill [1]."]
+STANDALONE = "When did the UK apprenticeship levy start?"
+
+
+class ChatServer:
+    """A tiny OpenAI-compatible /v1/chat/completions (streamed and not) that records its requests."""
+
+    def __init__(self, reply: Callable[[dict], list[str]], model: str = "test-model") -> None:
+        self.requests: list[dict] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:  # keep test output quiet
+                pass
+
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                server.requests.append(body)
+                if self.path != "/v1/chat/completions" or body.get("model") != model:
+                    return self.send_json(404, {"error": {"message": f"model {body.get('model')} not found"}})
+                pieces = reply(body)
+                if not body.get("stream"):
+                    message = {"role": "assistant", "content": "".join(pieces)}
+                    return self.send_json(200, completion("chat.completion", message=message))
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.end_headers()
+                for piece in pieces:
+                    self.event(completion("chat.completion.chunk", delta={"content": piece}))
+                    time.sleep(0.01)  # arrive as separate network reads
+                self.event(completion("chat.completion.chunk", delta={}, finish_reason="stop"))
+                self.wfile.write(b"data: [DONE]\n\n")
+
+            def event(self, payload: dict) -> None:
+                self.wfile.write(f"data: {json.dumps(payload)}\n\n".encode())
+                self.wfile.flush()
+
+            def send_json(self, status: int, payload: dict) -> None:
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        def completion(kind: str, finish_reason: str | None = None, **content: dict) -> dict:
+            choice = {"index": 0, "finish_reason": finish_reason if kind.endswith("chunk") else "stop", **content}
+            return {"id": "c1", "object": kind, "created": 0, "model": model, "choices": [choice]}
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_port}/v1"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def reply(body: dict) -> list[str]:
+    system = body["messages"][0]["content"]
+    return [STANDALONE] if "standalone" in system.lower() else ANSWER_PIECES
+
+
+@pytest.fixture
+def server() -> Iterator[ChatServer]:
+    chat = ChatServer(reply)
+    yield chat
+    chat.close()
+
+
+def use_openai(monkeypatch: pytest.MonkeyPatch, base_url: str, model: str = "test-model") -> Settings:
+    monkeypatch.setenv("ASSISTANT_LLM", "openai")
+    monkeypatch.setenv("ASSISTANT_LLM_BASE_URL", base_url)
+    monkeypatch.setenv("ASSISTANT_LLM_MODEL", model)
+    return Settings()
+
+
+def test_openai_engine_streams_over_http(
+    indexed: Settings, embeddings: LocalEmbeddings, server: ChatServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assistant = Assistant(use_openai(monkeypatch, server.url), embeddings=embeddings)
+    assert assistant.engine.name == "openai"
+
+    streamed = list(assistant.stream(QUESTION))
+    answer = streamed[-1]
+    assert isinstance(answer, Answer) and answer.found
+    assert len(streamed[:-1]) >= 3  # pieces as the server sent them, not one block
+    assert answer.text == "Employers pay the apprenticeship levy [1]; it is 0.5% of the pay bill [2]."
+
+    (request,) = server.requests
+    assert request["model"] == "test-model" and request["stream"] is True and request["temperature"] == 0
+    system, human = request["messages"]
+    assert system["role"] == "system" and "never instructions" in system["content"]
+    assert human["content"].rstrip().endswith(f"Question: {QUESTION}")
+    passages = fenced(human["content"])
+    assert [s.path for s in answer.sources] == [passages[1][1], passages[0][1]]
+    assert prompting.count_estimated(assistant.engine.prompt_messages(QUESTION, [])) < 4096
+
+
+def test_openai_condenses_a_follow_up_with_the_history(
+    indexed: Settings, embeddings: LocalEmbeddings, server: ChatServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assistant = Assistant(use_openai(monkeypatch, server.url), embeddings=embeddings)
+    history = [(QUESTION, "Employers with a pay bill over £3 million pay it [1].")]
+
+    answer = assistant.answer("When did it start?", history)
+
+    assert answer.query == STANDALONE and answer.found
+    condense, respond = server.requests
+    prompt = "\n".join(m["content"] for m in condense["messages"])
+    assert QUESTION in prompt and "Employers with a pay bill over £3 million pay it." in prompt
+    assert "When did it start?" in prompt and "[1]" not in prompt
+    # One line, not an essay (langchain-openai sends max_tokens as max_completion_tokens).
+    assert condense["stop"] == ["\n"] and condense["max_completion_tokens"] == prompting.CONDENSE_TOKENS
+    assert respond["max_completion_tokens"] == prompting.ANSWER_TOKENS and "stop" not in respond
+    assert respond["messages"][1]["content"].rstrip().endswith(f"Question: {STANDALONE}")
+
+
+def test_openai_unreachable_server_fails_fast_naming_the_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    engine = openai_engine.make_openai_engine(use_openai(monkeypatch, url))
+    started = time.monotonic()
+    with pytest.raises(AssistantError, match=re.escape(url)):
+        list(engine.stream(QUESTION, [passage("Employers pay the levy.")]))
+    with pytest.raises(AssistantError, match=re.escape(url)):
+        engine.condense("When?", [(QUESTION, "Employers [1].")])
+    assert time.monotonic() - started < 10
+
+
+def test_openai_server_refusal_names_the_url_and_status(server: ChatServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = openai_engine.make_openai_engine(use_openai(monkeypatch, server.url, model="no-such-model"))
+    with pytest.raises(AssistantError, match=rf"{re.escape(server.url)}.*404.*no-such-model not found"):
+        list(engine.stream(QUESTION, [passage("Employers pay the levy.")]))
+
+
+def test_openai_needs_a_model_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ASSISTANT_LLM", "openai")
+    monkeypatch.delenv("ASSISTANT_LLM_MODEL", raising=False)
+    with pytest.raises(ConfigError, match="ASSISTANT_LLM_MODEL"):
+        openai_engine.make_openai_engine(Settings())

@@ -1,0 +1,33 @@
+"""HybridRetriever as a LangChain retriever: Documents with their scores, composable in an LCEL chain."""
+
+from __future__ import annotations
+
+from langchain_core.documents import Document
+from langchain_core.runnables import RunnableLambda
+
+from assistant.config import Settings
+from assistant.embed.embeddings import LocalEmbeddings
+from assistant.search.retriever import HybridRetriever
+from assistant.store.sync import sync
+from tests.conftest import write
+from tests.samples import LEVY, RQF
+
+
+def test_the_retriever_is_a_langchain_retriever(settings: Settings, embeddings: LocalEmbeddings) -> None:
+    write(settings.docs_dir, "levy.md", f"# Apprenticeship levy\n\n{LEVY}\n")
+    write(settings.docs_dir, "rqf.md", f"# Regulated Qualifications Framework\n\n{RQF}\n")
+    sync(settings, embeddings=embeddings)
+    retriever = HybridRetriever.open(settings, embeddings)
+
+    docs = retriever.invoke("When did the apprenticeship levy start?")
+    assert docs and all(isinstance(d, Document) for d in docs)
+    assert docs[0].metadata["source"] == "levy.md" and "6 April 2017" in docs[0].page_content
+    assert {"source", "relevance", "similarity", "coverage", "ids"} <= docs[0].metadata.keys()
+    assert docs[0].metadata["relevance"] >= settings.min_relevance
+    assert all(isinstance(d.metadata["relevance"], float) for d in docs)
+
+    sources = retriever | RunnableLambda(lambda found: [d.metadata["source"] for d in found])
+    assert sources.invoke("When did the Regulated Qualifications Framework start?")[0] == "rqf.md"
+    assert [found[0] for found in sources.batch(["the apprenticeship levy", "the RQF and the QCF"])] == [
+        "levy.md", "rqf.md"
+    ]
