@@ -148,14 +148,16 @@ def _keyword_fields(keywords: str | None) -> dict[str, str]:
 
 
 def _load_pdf(path: Path) -> Iterator[Document]:
-    from langchain_community.document_loaders import PyPDFLoader
+    from pypdf import PdfReader
 
+    reader = PdfReader(path)
+    info = reader.metadata or {}
+    meta = _plain({
+        "title": info.get("/Title"), "summary": info.get("/Subject"), **_keyword_fields(info.get("/Keywords")),
+    })
     # Page by page, so a PDF whose streams inflate to far more text than its size stops early.
-    for page in PyPDFLoader(str(path)).lazy_load():
-        info = page.metadata
-        meta = {"title": info.get("title"), "summary": info.get("subject"), **_keyword_fields(info.get("keywords"))}
-        # PyPDF counts pages from 0; people count from 1.
-        yield Document(page_content=page.page_content, metadata={**_plain(meta), "page": int(info["page"]) + 1})
+    for number, page in enumerate(reader.pages, start=1):  # people count pages from 1
+        yield Document(page_content=page.extract_text(), metadata={**meta, "page": number})
 
 
 def _tidy_pdf(pages: list[Document]) -> list[Document]:
