@@ -8,6 +8,8 @@ from pathlib import Path
 RQF = "The Regulated Qualifications Framework started on 1 October 2015 and replaced the QCF."
 LEVY = "The apprenticeship levy started on 6 April 2017 at 0.5% of an employer's pay bill."
 WELDING = "The Shenzhen–Leeds welding pilot enrolled 412 apprentices in March 2024."
+# A whole Markdown document around LEVY.
+LEVY_DOC = f"# Apprenticeship levy\n\n{LEVY}\n"
 
 # Articles for a small SQuAD-format file: each answer plainly in its article.
 ARTICLES = {

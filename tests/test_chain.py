@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,7 @@ from assistant.store.sync import sync
 from assistant.types import NOT_FOUND, Answer
 from tests.conftest import write
 from tests.index_runs import assert_one_line_error
-from tests.samples import LEVY, RQF
+from tests.samples import LEVY, LEVY_DOC, RQF
 
 
 @pytest.fixture(scope="module")
@@ -142,7 +143,7 @@ def test_a_bad_question_is_refused_in_one_short_line(
 @pytest.fixture
 def two_facts(settings: Settings, embeddings: LocalEmbeddings) -> Settings:
     """Two small documents, indexed in this test's own folders."""
-    write(settings.docs_dir, "levy.md", f"# Apprenticeship levy\n\n{LEVY}\n")
+    write(settings.docs_dir, "levy.md", LEVY_DOC)
     write(settings.docs_dir, "rqf.md", f"# Regulated Qualifications Framework\n\n{RQF}\n")
     assert sync(settings, embeddings=embeddings).failed == []
     return settings
@@ -194,3 +195,27 @@ def test_the_assistant_composes_in_an_lcel_chain(two_facts: Settings, embeddings
     answered = asyncio.run(assistant.ainvoke("When did the apprenticeship levy start?"))
     assert isinstance(answered, Answer) and answered.found and answered.text == levy
     assert answered.sources[0].path == "levy.md"
+
+
+# -- chat history is bounded and checked like a question
+
+
+def test_history_is_checked_and_bounded_like_a_question(settings: Settings, embeddings: LocalEmbeddings) -> None:
+    write(settings.docs_dir, "levy.md", LEVY_DOC)
+    sync(settings, embeddings=embeddings)
+    assistant = Assistant(settings, embeddings=embeddings)
+    start = time.monotonic()
+    with pytest.raises(QuestionError, match="chat history turn 1: the question is 10,?000,?000 characters long"):
+        assistant.invoke({"question": "And when?", "history": [("x" * 10_000_000, "y")]})
+    assert time.monotonic() - start < 2
+    for history, reason in (
+        ("not a list", "must be a list of"),
+        ([["only one"]], r"is not a \[question, answer\] pair"),
+        ([["When?", "\ud800"]], "lone surrogate"),
+    ):
+        with pytest.raises(QuestionError, match=reason):
+            assistant.invoke({"question": "And when?", "history": history})
+    with pytest.raises(QuestionError, match="lone surrogate"):
+        assistant.invoke("When did the levy start?\ud800")
+    long_answer = assistant.invoke({"question": "When did it start?", "history": [("The levy?", "z" * 10_000_000)]})
+    assert long_answer.found

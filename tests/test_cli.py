@@ -1,6 +1,8 @@
 """The CLI in-process: exit codes, summary lines, one-line errors."""
 
+import errno
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -8,8 +10,12 @@ from click.testing import CliRunner
 
 from assistant.cli import cli
 from assistant.config import Settings
+from assistant.embed.embeddings import LocalEmbeddings
+from assistant.store.sync import sync
 from assistant.types import NOT_FOUND
 from tests.conftest import write
+from tests.index_runs import assert_one_line_error
+from tests.samples import LEVY_DOC
 
 
 @pytest.fixture
@@ -108,3 +114,22 @@ def test_cli_ask_json(shipped_index: Settings, monkeypatch: pytest.MonkeyPatch) 
     assert {"number", "path", "title", "page", "snippet", "score"} <= data["sources"][0].keys()
     plain = CliRunner().invoke(cli, ["ask", "What is the capital of France?"])
     assert plain.exit_code == 1 and NOT_FOUND in plain.stdout
+
+
+# A full disk, and settings that are not set
+
+
+def test_cli_add_replace_on_a_full_disk_is_one_line(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    write(settings.docs_dir, "levy.md", LEVY_DOC)
+    changed = write(settings.docs_dir.parent, "levy.md", LEVY_DOC + "\nChanged.\n")
+    monkeypatch.setattr(shutil, "copyfileobj", lambda *a, **k: (_ for _ in ()).throw(OSError(errno.ENOSPC, "full")))
+    refused = CliRunner().invoke(cli, ["add", "--replace", str(changed)])
+    assert_one_line_error(refused, "levy.md", "could not be written")
+    assert (settings.docs_dir / "levy.md").read_text() == LEVY_DOC
+
+
+def test_status_says_none_for_a_setting_that_is_not_set(settings: Settings, embeddings: LocalEmbeddings) -> None:
+    write(settings.docs_dir, "levy.md", LEVY_DOC)
+    sync(settings, embeddings=embeddings)
+    shown = CliRunner().invoke(cli, ["status"])
+    assert shown.exit_code == 0 and "chroma url: none" in shown.output and "never" not in shown.output

@@ -28,7 +28,7 @@ from assistant.store.index import Index
 from assistant.store.sync import sync
 from tests.conftest import open_store, write
 from tests.index_runs import PeakMemory, index_contents, write_notes
-from tests.samples import LEVY, RQF
+from tests.samples import LEVY, LEVY_DOC, RQF
 
 
 def test_a_file_over_the_size_cap_is_refused_by_name(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -281,3 +281,82 @@ def test_fuzzed_files_are_indexed_or_reported_and_never_break_a_sync(
     assert contents_now.record_keys == contents_now.chunk_ids
     assert contents_now.sentence_rows == contents_now.chunk_ids
 
+
+# A .docx member of any name, a slow PDF, huge front matter, a link out of the folder, hidden HTML
+
+
+def test_a_docx_member_of_any_name_counts_towards_the_unzip_cap(tmp_path: Path) -> None:
+    path = tmp_path / "headers.docx"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as package:
+        package.writestr("word/document.xml", b"<w:document><w:body/></w:document>")
+        with package.open("word/header1.xmlx", "w") as member:  # docx2txt's pattern has no end anchor
+            for _ in range(5):
+                member.write(b"<w:t>" + b"a" * MB + b"</w:t>")
+    assert path.stat().st_size < 64 * 1024
+    with pytest.raises(DocumentError, match=r"^unzips to 5 MB, over the 1 MB size cap"):
+        load_file(path, tmp_path, MB)
+
+
+def _pdf_pointing_at_one_page(path: Path, copies: int) -> Path:
+    """A small PDF whose pages all share one costly content stream."""
+    from pypdf import PdfReader, PdfWriter
+    from reportlab.pdfgen import canvas
+
+    buffer = io.BytesIO()
+    pdf = canvas.Canvas(buffer, pageCompression=1)
+    pdf.setFont("Helvetica", 4)
+    for line in range(200):
+        for column in range(10):
+            pdf.drawString(10 + 58 * column, 820 - 4 * line, "levy apprenticeship")
+    pdf.showPage()
+    pdf.save()
+    page = PdfReader(io.BytesIO(buffer.getvalue())).pages[0]
+    writer = PdfWriter()
+    for _ in range(copies):
+        writer.add_page(page)
+    writer.write(path)
+    return path
+
+
+def test_a_pdf_over_its_time_budget_is_reported_and_the_rest_indexed(
+    settings: Settings, embeddings: LocalEmbeddings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pdf = _pdf_pointing_at_one_page(settings.docs_dir / "pages.pdf", 400)
+    assert pdf.stat().st_size < 200 * 1024
+    write(settings.docs_dir, "levy.md", LEVY_DOC)
+    monkeypatch.setenv("ASSISTANT_FILE_SECONDS", "0.5")
+    start = time.monotonic()
+    report = sync(Settings(), embeddings=embeddings)
+    assert time.monotonic() - start < 30
+    assert report.added == ["levy.md"]
+    [(name, reason)] = report.failed
+    assert name == "pages.pdf" and "took over 0.5 s to read" in reason and "ASSISTANT_FILE_SECONDS" in reason
+
+
+def test_huge_front_matter_is_refused_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "meta.md"
+    path.write_text("---\n" + "".join(f"key{i}: [{'a, ' * 20}b]\n" for i in range(20_000)) + "---\nBody text here.\n")
+    start = time.monotonic()
+    with pytest.raises(DocumentError, match="front matter of .* characters, over the limit"):
+        load_file(path, tmp_path, 50 * MB)
+    assert time.monotonic() - start < 2
+
+
+def test_a_link_out_of_the_documents_folder_is_not_followed(settings: Settings, embeddings: LocalEmbeddings) -> None:
+    secret = write(settings.docs_dir.parent, "secret.txt", "The password of the server is hunter2 and more words.")
+    (settings.docs_dir / "passwd.txt").symlink_to(secret)
+    write(settings.docs_dir, "levy.md", LEVY_DOC)
+    report = sync(settings, embeddings=embeddings)
+    assert report.added == ["levy.md"]
+    [(name, reason)] = report.failed
+    assert name == "passwd.txt" and "outside the documents folder" in reason
+
+
+def test_hidden_html_is_not_indexed(tmp_path: Path) -> None:
+    page = write(tmp_path, "page.html", (
+        "<html><head><title>Levy</title></head><body><p>The levy started in 2017 for large employers.</p>"
+        "<div hidden><p>qqhidden one</p></div><span style='display : none'>qqhidden two</span>"
+        "<p style='visibility:hidden'>qqhidden three</p><div aria-hidden='true'>qqhidden four</div></body></html>"
+    ))
+    [doc] = load_file(page, tmp_path, MB)
+    assert "levy started in 2017" in doc.page_content and "qq" not in doc.page_content

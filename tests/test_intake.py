@@ -1,3 +1,5 @@
+import errno
+import shutil
 from pathlib import Path
 
 import pytest
@@ -5,6 +7,7 @@ import pytest
 from assistant.errors import DocumentError
 from assistant.ingest.intake import accept_file, safe_name
 from tests.conftest import write
+from tests.samples import LEVY_DOC
 
 
 @pytest.mark.parametrize(
@@ -48,3 +51,21 @@ def test_accept_file_never_writes_outside_and_never_silently_replaces(tmp_path: 
     assert target.read_text() == "New memo."
     with pytest.raises(DocumentError, match="size cap"):
         accept_file(other, docs, name="big.md", max_bytes=3)
+
+
+# Adding or replacing a document is all or nothing
+
+
+def test_a_failed_replace_leaves_the_original_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    docs = tmp_path / "docs"
+    original = write(docs, "levy.md", LEVY_DOC)
+    changed = write(tmp_path, "levy.md", LEVY_DOC + "\nChanged.\n")
+
+    def disk_full(*_: object, **__: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(shutil, "copyfileobj", disk_full)
+    with pytest.raises(DocumentError, match=r"^levy\.md: could not be written to .*No space left on device"):
+        accept_file(changed, docs, replace=True)
+    assert original.read_text() == LEVY_DOC
+    assert sorted(p.name for p in docs.iterdir()) == ["levy.md"]  # no half-written copy left beside it

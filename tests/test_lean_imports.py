@@ -10,8 +10,8 @@ from assistant.config import Settings
 from assistant.embed.embeddings import LocalEmbeddings
 from assistant.store.sync import sync
 from tests.conftest import write
+from tests.samples import LEVY_DOC
 
-LEVY = "# Apprenticeship levy\n\nThe apprenticeship levy started on 6 April 2017 at 0.5% of an employer's pay bill.\n"
 HEAVY = ("torch", "sentence_transformers", "transformers")
 
 
@@ -23,7 +23,7 @@ def _run(code: str) -> dict:
 
 
 def test_answering_from_python_never_imports_torch(settings: Settings, embeddings: LocalEmbeddings) -> None:
-    write(settings.docs_dir, "levy.md", LEVY)
+    write(settings.docs_dir, "levy.md", LEVY_DOC)
     sync(settings, embeddings=embeddings)
     found = _run(
         "import json, sys; from assistant import answer; a = answer('When did the apprenticeship levy start?');"
@@ -34,7 +34,7 @@ def test_answering_from_python_never_imports_torch(settings: Settings, embedding
 
 
 def test_status_and_a_no_change_index_never_load_the_model(settings: Settings, embeddings: LocalEmbeddings) -> None:
-    write(settings.docs_dir, "levy.md", LEVY)
+    write(settings.docs_dir, "levy.md", LEVY_DOC)
     sync(settings, embeddings=embeddings)
     for command in (["status"], ["index"]):
         found = _run(

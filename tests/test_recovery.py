@@ -7,6 +7,7 @@ second process is the point (a SIGKILL, a lock held by someone else).
 
 from __future__ import annotations
 
+import os
 import random
 import shutil
 import signal
@@ -15,9 +16,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from assistant.answering.chain import Assistant
 from assistant.cli import cli
 from assistant.config import Settings
 from assistant.embed.embeddings import LocalEmbeddings, load_embeddings
+from assistant.errors import IndexStateError
 from assistant.store.index import Index
 from assistant.store.sync import INDEX_BATCH_SIZE, sync
 from tests.conftest import SHIPPED_DOCS, open_store, write
@@ -31,7 +34,7 @@ from tests.index_runs import (
     wait_for,
     write_notes,
 )
-from tests.samples import LEVY, RQF
+from tests.samples import LEVY, LEVY_DOC, RQF
 
 # ---------------------------------------------------------------------------------------------
 # a killed index run
@@ -188,3 +191,36 @@ def test_a_failed_open_does_not_spoil_the_next_one_in_the_same_process(small_ind
     again = CliRunner().invoke(cli, ["status", "--json"])  # the app's next attempt, in the same process
     assert again.exit_code == 0, again.output
 
+
+# ---------------------------------------------------------------------------------------------
+# a partly overwritten or deleted index, and a running assistant
+
+
+def _scramble_the_middle(index_dir: Path) -> None:
+    database = index_dir / "chroma.sqlite3"
+    with open(database, "r+b") as handle:
+        handle.seek(database.stat().st_size // 3)
+        handle.write(os.urandom(64 * 1024))
+
+
+def test_a_damaged_index_is_one_line_with_the_rebuild_command(settings: Settings, embeddings: LocalEmbeddings) -> None:
+    write(settings.docs_dir, "levy.md", LEVY_DOC)
+    sync(settings, embeddings=embeddings)
+    _scramble_the_middle(settings.index_dir)
+    rebuild = f"assistant index --rebuild --index {settings.index_dir}"
+    for command in (["status"], ["ask", "When did the levy start?"], ["index"]):
+        assert_one_line_error(CliRunner().invoke(cli, command), str(settings.index_dir), rebuild)
+
+
+def test_a_running_assistant_follows_a_deleted_and_rebuilt_index(
+    settings: Settings, embeddings: LocalEmbeddings
+) -> None:
+    write(settings.docs_dir, "levy.md", LEVY_DOC)
+    sync(settings, embeddings=embeddings)
+    assistant = Assistant(settings, embeddings=embeddings)
+    assert assistant.answer("When did the apprenticeship levy start?").found
+    (settings.index_dir / "chroma.sqlite3").unlink()
+    with pytest.raises(IndexStateError, match="run `assistant index` to build it"):
+        assistant.answer("When did the apprenticeship levy start?")
+    assert sync(settings, embeddings=embeddings).added == ["levy.md"]  # not "a readonly database"
+    assert assistant.answer("When did the apprenticeship levy start?").found

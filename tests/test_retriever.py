@@ -10,11 +10,11 @@ from assistant.embed.embeddings import LocalEmbeddings
 from assistant.search.retriever import HybridRetriever
 from assistant.store.sync import sync
 from tests.conftest import write
-from tests.samples import LEVY, RQF
+from tests.samples import LEVY_DOC, RQF
 
 
 def test_the_retriever_is_a_langchain_retriever(settings: Settings, embeddings: LocalEmbeddings) -> None:
-    write(settings.docs_dir, "levy.md", f"# Apprenticeship levy\n\n{LEVY}\n")
+    write(settings.docs_dir, "levy.md", LEVY_DOC)
     write(settings.docs_dir, "rqf.md", f"# Regulated Qualifications Framework\n\n{RQF}\n")
     sync(settings, embeddings=embeddings)
     retriever = HybridRetriever.open(settings, embeddings)
