@@ -19,10 +19,10 @@ def test_no_chunk_exceeds_the_model_limit(embeddings) -> None:
     )
     splitter = make_splitter(tokenizer, 200, 40)
     chunks = split_documents([Document(page_content=long_text, metadata={"source": "a.md"})], splitter)
-    lengths = [len(tokenizer.encode(c.page_content)) for c in chunks]  # with [CLS] and [SEP]
+    lengths = [len(tokenizer.encode(c.page_content).ids) for c in chunks]  # with [CLS] and [SEP]
     assert len(chunks) > 20
     assert max(lengths) <= MODEL_MAX_TOKENS
-    assert max(len(tokenizer.tokenize(c.page_content)) for c in chunks) <= 200
+    assert max(len(tokenizer.encode(c.page_content, add_special_tokens=False).ids) for c in chunks) <= 200
     assert embeddings.max_tokens == MODEL_MAX_TOKENS
 
 

@@ -13,7 +13,9 @@ def test_markdown_front_matter_becomes_metadata_not_text(tmp_path: Path) -> None
     text = '---\ntitle: "The levy"\nsource: "gov.uk"\ndate: "2017-04-06"\n---\n# Levy\nIt is 0.5%.\n'
     path = write(tmp_path, "sub/levy.md", text)
     [doc] = load_file(path, tmp_path, MB)
-    assert doc.metadata == {"title": "The levy", "origin": "gov.uk", "date": "2017-04-06", "source": "sub/levy.md"}
+    assert doc.metadata == {
+        "title": "The levy", "origin": "gov.uk", "date": "2017-04-06", "language": "en", "source": "sub/levy.md"
+    }
     assert "title:" not in doc.page_content and "It is 0.5%." in doc.page_content
 
 

@@ -22,6 +22,10 @@ KEEP_RATIO = 0.75
 DUPLICATE_OVERLAP = 0.7
 LEXICAL_WEIGHT = 0.6
 _ANAPHORA = frozenset("it its they them their this that these those he she his her there such".split())
+# Words that open a sentence leaning on the one before: "It came into use ...", "Its director ...".
+_OPENING_ANAPHORA = frozenset("it its they their these those this he she his her such both".split())
+# How much less a sentence that ends in a colon (the lead-in to a list) scores.
+LIST_LEAD_PENALTY = 0.3
 
 
 ANSWER_TYPE_BONUS = 0.1
@@ -89,13 +93,22 @@ class ExtractiveEngine:
         if not texts:
             return
         vectors = np.asarray(vectors, dtype=np.float32)
-        lexical = np.array([self.coverage(query_tokens, t) for t in texts])
+        # A sentence that opens with "It"/"They"/"This ..." is read with the one before it, whose
+        # subject it names: "It came into use on 1 October 2015" answers "When did the RQF start?".
+        antecedent = [
+            i - 1 if i > 0 and numbers[i - 1] == numbers[i] and _leans_back(texts[i]) else None
+            for i in range(len(texts))
+        ]
+        read = [texts[i] if a is None else f"{texts[a]} {texts[i]}" for i, a in enumerate(antecedent)]
+        lexical = np.array([self.coverage(query_tokens, t) for t in read])
         # Earlier passages were judged more relevant by retrieval: a small tie-breaking prior.
         prior = np.array([0.02 * (len(passages) - number + 1) for number in numbers])
         match = LEXICAL_WEIGHT * lexical
         if not has_cjk(question):  # the English-only model's similarities are noise for Chinese
             match += vectors @ np.asarray(self.embeddings.embed_query(question), dtype=np.float32)
         scores = _with_context(match, numbers) + prior + _answer_type_bonus(question, texts)
+        # A sentence that only introduces a list ("... as follows:") answers nothing by itself.
+        scores[[i for i, t in enumerate(texts) if t.rstrip().endswith(":")]] -= LIST_LEAD_PENALTY
         order = np.argsort(-scores, kind="stable")
         best = scores[order[0]]
         chosen: list[int] = []
@@ -113,5 +126,24 @@ class ExtractiveEngine:
             chosen.append(position)
             chosen_words.append(candidate)
             words += length
-        for i, position in enumerate(chosen):
+        # The answer leads with the fact: a "when" question's first sentence holds a date, if one chosen does.
+        pattern = cues.wanted(question)
+        if pattern is not None:
+            chosen.sort(key=lambda position: not cues.offers(pattern, texts[position], question))
+        shown: list[int] = []
+        for position in chosen:
+            before = antecedent[position]
+            # The sentence it refers back to comes with it, unless it is already in the answer.
+            fits = before is not None and (words + word_count(texts[before]) <= MAX_WORDS or position == chosen[0])
+            if fits and before not in shown and before not in chosen:
+                shown.append(before)
+                words += word_count(texts[before])
+            shown.append(position)
+        for i, position in enumerate(shown[:MAX_SENTENCES]):
             yield ("" if i == 0 else " ") + f"{cut_words(texts[position], MAX_WORDS)} [{numbers[position]}]"
+
+
+def _leans_back(sentence: str) -> bool:
+    """The sentence opens with a word that stands for something named before it."""
+    first = re.match(r"[\w']+", sentence)
+    return bool(first) and first.group().lower() in _OPENING_ANAPHORA

@@ -129,6 +129,8 @@ def _load_html(path: Path) -> list[Document]:
     text = plain_markdown(text)
     if not _SENTENCE_LIKE.search(text):
         raise DocumentError("no main content: the page holds only navigation, menus or other boilerplate")
+    if heading and not text.lstrip().startswith("#"):  # trafilatura leaves the page's own heading out
+        text = f"# {heading}\n\n{text}"
     return [Document(page_content=text, metadata=_plain(meta))]
 
 

@@ -37,7 +37,9 @@ def unusable(settings: Settings, exc: BaseException, failed: str = "cannot be re
         return IndexStateError(f"{place}: the disk is full; free some space and try again")
     if isinstance(exc, PermissionError) or "readonly" in detail or "read-only" in detail:
         return IndexStateError(f"{place} cannot be written (a read-only folder?); make {settings.index_dir} writable")
-    return IndexStateError(f"{place} {failed} ({exc.__class__.__name__}); {rebuild_hint(settings)}")
+    reason = (str(exc).strip().splitlines() or [""])[0][:200]
+    shown = f"{exc.__class__.__name__}: {reason}" if reason else exc.__class__.__name__
+    return IndexStateError(f"{place} {failed} ({shown}); {rebuild_hint(settings)}")
 
 
 def describe(settings: Settings) -> str:
