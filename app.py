@@ -14,7 +14,7 @@ import logging
 import re
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -257,7 +257,7 @@ class AssistantUI:
                 refused.append(f"refused: {exc}")
                 continue
             finally:
-                path.unlink(missing_ok=True)  # Gradio's copy of the upload: kept or refused, it is done with
+                _forget_upload(path)
             renamed = f" (from {path.name})" if target.name != path.name else ""
             saved.append(f"saved: {target.name}{renamed}")
         if not saved and refused:
@@ -303,7 +303,7 @@ class LoginGuard:
         """Seconds the next attempt waits before it is checked."""
         return 0.0 if not self._failures else min(self._first_delay * 2 ** (self._failures - 1), MAX_LOGIN_DELAY)
 
-    async def __call__(self, username: str, password: str) -> bool:
+    async def check(self, username: str, password: str) -> bool:
         self._lock = self._lock or asyncio.Lock()  # made on the server's event loop
         async with self._lock:
             await asyncio.sleep(self.delay())
@@ -447,8 +447,20 @@ def launch(
     return url
 
 
-def _guarded(auth: tuple[str, str] | LoginGuard | None) -> LoginGuard | None:
-    return LoginGuard(*auth) if isinstance(auth, tuple) else auth
+def _forget_upload(path: Path) -> None:
+    """Delete Gradio's cached copy of an upload once it is in the documents folder or refused
+    (Gradio keeps every upload otherwise); a file from anywhere else is never touched."""
+    from gradio.utils import get_upload_folder
+
+    if path.resolve().is_relative_to(Path(get_upload_folder()).resolve()):
+        path.unlink(missing_ok=True)
+
+
+def _guarded(auth: tuple[str, str] | LoginGuard | None) -> Callable[[str, str], Awaitable[bool]] | None:
+    """Gradio's ``auth``: a coroutine function, which Gradio awaits (an object with an async
+    ``__call__`` would not be awaited, and its coroutine would count as a yes)."""
+    guard = LoginGuard(*auth) if isinstance(auth, tuple) else auth
+    return guard.check if guard is not None else None
 
 
 def main() -> None:

@@ -10,7 +10,6 @@ Usage: python benchmarks/calibrate_gate.py ../shared/bench-data/xquad.en.json [-
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import tempfile
 from pathlib import Path
 
@@ -34,7 +33,7 @@ def main() -> None:
     articles, questions = load_squad(args.data)
     indexed = {a.file_name for a in articles[::2]}
     with tempfile.TemporaryDirectory() as folder:
-        settings = dataclasses.replace(Settings(), docs_dir=Path(folder) / "docs", index_dir=Path(folder) / "index")
+        settings = Settings(docs_dir=Path(folder) / "docs", index_dir=Path(folder) / "index")
         write_articles([a for a in articles if a.file_name in indexed], settings.docs_dir)
         sync(settings)
         assistant = Assistant(settings)

@@ -19,8 +19,8 @@ from assistant.config import DEFAULT_EMBEDDING_BACKEND, EMBEDDING_BACKENDS, Sett
 from assistant.embed.embeddings import load_embeddings
 from assistant.eval.evaluate import spread, tutorial_index
 from assistant.eval.squad import load_squad, write_articles
+from assistant.store.index import Index
 from assistant.store.sync import sync
-from tests.conftest import open_store
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = REPO.parent / "shared" / "bench-data" / "xquad.en.json"
@@ -33,7 +33,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
 
-    backends = {name: load_embeddings(None, name) for name in EMBEDDING_BACKENDS}
+    backends = {name: load_embeddings(Settings(embedding_backend=name)) for name in EMBEDDING_BACKENDS}
     for embeddings in backends.values():
         embeddings.encode(["warm up"] * 64)
     work = Path(tempfile.mkdtemp(prefix="bench-index-"))
@@ -53,7 +53,8 @@ def main() -> None:
             start = time.perf_counter()
             report = sync(settings, embeddings=embeddings)
             pipeline[name].append(time.perf_counter() - start)
-            texts = open_store(settings, embeddings).get(include=["documents"])["documents"]
+            with Index(settings, embeddings.model_name).reading() as snapshot:
+                _, texts, _ = snapshot.contents()
             assert report.chunks_embedded == len(texts)
             start = time.perf_counter()
             embeddings.encode(texts)

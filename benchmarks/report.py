@@ -36,6 +36,10 @@ def runs(limit: list[str]) -> list[tuple[str, list[str]]]:
             [sys.executable, "benchmarks/calibrate_gate.py", str(EN)],
         ),
         ("Answer gate calibration, Chinese", [sys.executable, "benchmarks/calibrate_gate.py", str(ZH)]),
+        (
+            "The collection's own question set (benchmarks/corpus_qa.json) against the shipped documents",
+            ["assistant", "eval", "--corpus", "benchmarks/corpus_qa.json", "--docs", "documents"],
+        ),
         ("Indexing throughput and no-change re-index", [sys.executable, "benchmarks/indexing.py", "--data", str(EN)]),
         (
             "Chunking alone: the tutorial's 1000-character chunks against ours, same model, same searches",

@@ -36,17 +36,17 @@ def assistant(shipped_index: Settings) -> Assistant:
 @pytest.mark.parametrize(
     ("question", "fact", "source"),
     [
-        ("When did T Levels launch?", "September 2020", "t-levels.md"),
-        ("When did the RQF start?", "1 October 2015", "regulated-qualifications-framework-rqf.md"),
-        ("What is the rate of the apprenticeship levy?", "0.5%", "apprenticeship-levy.md"),
+        ("When did T Levels launch?", "September 2020", "t-levels-guide-for-partners.html"),
+        ("When did the RQF start?", "1 October 2015", "regulated-qualifications-framework-explainer.md"),
         ("When did the revised Vocational Education Law take effect?", "1 May 2022",
-         "china-vocational-education-law-2022.md"),
+         "china-vocational-education-law-2022-briefing.pdf"),
         ("Which award did the UK receive at the 2021 China International Education Annual Conference?",
-         "Excellent Partner", "excellent-partner-award-2021.md"),
-        ("Who signed the 2026 memorandum on vocational skills?", "Peter Kyle",
-         "vocational-skills-memorandum-2026.md"),
+         "Excellent Partner", "2021-excellent-partner-award-china-international-education-conference.md"),
+        ("Which UK minister signed the 2011 vocational education memorandum?", "John Hayes",
+         "2011-uk-china-vocational-education-mou-john-hayes.md"),
         ("What share of trainees in the hospitality skills project understood the UK apprenticeship model better?",
-         "97%", "modern-apprenticeships-and-hospitality-skills-project.md"),
+         "97%", "uk-china-global-hospitality-skills-modern-apprenticeships-project.md"),
+        ("英国在2021年中国国际教育年会上获得了什么称号？", "优秀合作伙伴", "zhong-ying-zhiye-jiaoyu-hezuo-dashiji.md"),
     ],
 )
 def test_answers_hold_the_fact_and_cite_its_document(assistant: Assistant, question: str, fact: str,
@@ -77,7 +77,7 @@ def test_follow_up_carries_the_subject(assistant: Assistant) -> None:
     follow = assistant.answer("When did it start?", history=[("What is the RQF?", first.text)])
     assert "RQF" in follow.query
     assert "1 October 2015" in follow.text
-    assert follow.sources[0].path == "regulated-qualifications-framework-rqf.md"
+    assert follow.sources[0].path == "regulated-qualifications-framework-explainer.md"
 
 
 def test_stream_yields_pieces_then_the_answer(assistant: Assistant) -> None:

@@ -21,7 +21,7 @@ from tests.index_runs import finish, lock_is_held, start_index_run, write_notes
 WHILE_INDEXING = [
     ("When did T Levels launch?", "September 2020"),
     ("When did the RQF start?", "1 October 2015"),
-    ("What is the rate of the apprenticeship levy?", "0.5%"),
+    ("Which UK minister signed the 2011 vocational education memorandum?", "John Hayes"),
 ]
 ADDED_DOCUMENT = "welding-pilot.md"
 ADDED_FACT = "The Shenzhen–Leeds welding pilot enrolled 412 apprentices in March 2024."

@@ -131,7 +131,7 @@ def test_the_ui_answers_from_the_server(server: Settings, embeddings: LocalEmbed
         assert settings.chroma_url == server.chroma_url
         result = Client(url, verbose=False).predict("When did T Levels launch?", api_name="/ask")
     assert result["found"] is True and "September 2020" in result["text"]
-    assert result["sources"][0]["file"] == "t-levels.md"
+    assert result["sources"][0]["file"] == "t-levels-guide-for-partners.html"
 
 
 def test_eval_uses_a_temporary_collection_on_the_server(server: Settings, chroma_url: str, tmp_path: Path) -> None:
