@@ -34,8 +34,9 @@ DESCRIPTION = (
 EXAMPLES = [
     "When did T Levels launch?",
     "What is the UK apprenticeship levy?",
-    "What did the 2011 UK–China vocational education memorandum of understanding cover?",
-    "What was agreed in the January 2026 memorandum on vocational skills?",
+    "Which award did the UK receive at the 2021 China International Education Annual Conference?",
+    "What is a Luban Workshop?",
+    "英国在2021年中国国际教育年会上获得了什么称号？",
 ]
 # Chat requests answered at once; the rest wait in Gradio's queue. Answering is CPU-bound on the one
 # shared model: on 2 cores, benchmarks/load.py measured the same throughput for 1 to 8 (~5 answers/s).
@@ -379,7 +380,7 @@ def build_app(
                 max_height=360,
             )
             with gr.Row():
-                chosen = gr.Dropdown(label="Document", choices=[], value=None, scale=3)
+                chosen = gr.Dropdown(label="Document", choices=[], value=None, scale=3, elem_id="document-choice")
                 preview_button = gr.Button("Preview", scale=1)
                 remove_button = gr.Button("Remove…", variant="stop", scale=1)
             with gr.Row(visible=False) as confirm_row:
@@ -389,7 +390,7 @@ def build_app(
             with gr.Row():
                 files = gr.File(
                     label=f"Add documents ({supported}; up to {ui.settings.max_file_mb:g} MB each)",
-                    file_count="multiple", type="filepath",
+                    file_count="multiple", type="filepath", elem_id="document-upload",
                 )
                 with gr.Column():
                     replace = gr.Checkbox(label="Replace existing files of the same name", value=False)
