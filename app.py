@@ -193,7 +193,7 @@ class AssistantUI:
             chunks = self.assistant().retriever.index.chunks_of(source)
         if not chunks:
             raise gr.Error(f"{source} is not in the index; press Re-index if you just added it.")
-        parts = [f"**{inert(source)}**: {len(chunks)} chunks, as the index holds them"]
+        parts = [f"**{inert(source)}**: {len(chunks)} chunk{'s' if len(chunks) != 1 else ''}, as the index holds them"]
         for number, chunk in enumerate(chunks, start=1):
             lines = "  \n".join(inert(line) for line in chunk.splitlines() if line.strip())
             parts.append(f"---\n\n*chunk {number}*\n\n{lines}")
