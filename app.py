@@ -152,6 +152,15 @@ class AssistantUI:
         except Exception as exc:  # a background warm-up must not kill the server
             log.warning("could not load the assistant yet: %s", exc)
 
+    def readiness(self) -> str:
+        """Waits until the index and question encoder are loaded (the page shows it loading meanwhile);
+        then nothing, or why the assistant cannot answer yet."""
+        try:
+            self.assistant()
+        except AssistantError as exc:
+            return f"The assistant cannot answer yet: {inert(str(exc))}"
+        return ""
+
     def chat(self, message: str, history: list[dict]) -> Iterator[str | list[dict]]:
         """Stream the answer to ``message``; the last update adds its collapsed sources."""
         with _user_errors("chat"):
@@ -349,6 +358,8 @@ def build_app(
     # Gradio's cache of uploads and generated files: cleared hourly of anything over an hour old.
     with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(3600, 3600)) as app:
         gr.Markdown(f"# {TITLE}\n{DESCRIPTION}")
+        # Shown while the index loads in the background (a question asked meanwhile waits for it).
+        loading = gr.Markdown("Loading the document index …", elem_id="loading-note")
         with gr.Tab("Chat"):
             chatbot = gr.Chatbot(
                 label="Conversation",
@@ -410,6 +421,7 @@ def build_app(
                 ui.remove, [chosen], [result, table, note, chosen, confirm_row, preview], api_name="remove",
                 concurrency_limit=1,
             )
+        app.load(ui.readiness, None, [loading], api_visibility="private")
         app.load(ui.documents, None, [table, note], api_name="documents", queue=False)
         app.load(ui.document_names, None, [chosen], api_visibility="private", queue=False)
         gr.api(ui.ask, api_name="ask", concurrency_limit=CHAT_CONCURRENCY)

@@ -344,3 +344,28 @@ def test_failed_sign_ins_wait_longer_and_longer() -> None:
     assert waits[0] < 0.05 and waits[1] >= 0.05 and waits[2] >= 0.1 and waits[3] >= 0.2
     assert waits[4] < 0.05  # a success resets the delay
     assert guard.delay() == pytest.approx(0.05)
+
+
+def test_a_rating_keeps_what_was_shown(tmp_path: Path) -> None:
+    from assistant.store.feedback import read_feedback
+
+    settings = Settings(docs_dir=tmp_path / "documents", index_dir=tmp_path / "index")
+    shown = [
+        {"role": "user", "content": "When did T Levels launch?"},
+        {"role": "assistant", "content": r"They launched in September 2020\. \[1\]"},
+        {"role": "assistant", "content": "**[1] T Levels**", "metadata": {"title": "Sources (1)", "status": "done"}},
+        {"role": "user", "content": "And the levy?"},
+        {"role": "assistant", "content": NOT_FOUND},
+    ]
+    ui = app.AssistantUI(settings)
+    ui.rate(shown, gr.LikeData(None, {"index": 1, "value": shown[1]["content"], "liked": True}))
+    ui.rate(shown, gr.LikeData(None, {"index": 4, "value": NOT_FOUND, "liked": False}))
+    first, second = read_feedback(settings)
+    assert (first["rating"], first["question"]) == ("up", "When did T Levels launch?")
+    assert first["sources"] == "**[1] T Levels**"
+    assert first["answer"] == shown[1]["content"]  # as shown, whatever the index holds by now
+    assert (second["rating"], second["question"], second["answer"], second["sources"]) == (
+        "down", "And the levy?", NOT_FOUND, ""
+    )
+    with pytest.raises(gr.Error, match="no longer in the conversation"):
+        ui.rate(shown, gr.LikeData(None, {"index": 9, "value": "", "liked": True}))

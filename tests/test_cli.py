@@ -133,3 +133,53 @@ def test_status_says_none_for_a_setting_that_is_not_set(settings: Settings, embe
     sync(settings, embeddings=embeddings)
     shown = CliRunner().invoke(cli, ["status"])
     assert shown.exit_code == 0 and "chroma url: none" in shown.output and "never" not in shown.output
+
+
+def test_remove_deletes_the_file_and_its_chunks(run, settings: Settings) -> None:
+    write(settings.docs_dir, "levy.md", "The apprenticeship levy started on 6 April 2017 for large employers.")
+    write(settings.docs_dir, "rqf.md", "The RQF started on 1 October 2015 and has nine levels.")
+    assert run("index").exit_code == 0
+    removed = run("remove", "levy.md")
+    assert removed.exit_code == 0
+    assert removed.stdout.strip().splitlines()[-1] == "added 0, updated 0, deleted 1, unchanged 1, failed 0"
+    assert not (settings.docs_dir / "levy.md").exists()
+    assert json.loads(run("status", "--json").stdout)["documents"] == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("missing.md", "missing.md: no such document in"),
+        ("../outside.md", "../outside.md: not in the documents folder"),
+    ],
+)
+def test_remove_refuses_what_is_not_a_document_of_the_folder(run, settings: Settings, name: str, message: str) -> None:
+    write(settings.docs_dir, "rqf.md", "The RQF started on 1 October 2015 and has nine levels.")
+    outside = write(settings.docs_dir.parent, "outside.md", "Not a document of the folder, but a file all the same.")
+    assert run("index").exit_code == 0
+    result = run("remove", name)
+    assert_one_line_error(result, message)
+    assert outside.exists() and (settings.docs_dir / "rqf.md").exists()
+
+
+def test_remove_waits_for_no_one_while_another_index_run_writes(run, settings: Settings) -> None:
+    from assistant.store.index import writer_lock
+
+    write(settings.docs_dir, "rqf.md", "The RQF started on 1 October 2015 and has nine levels.")
+    assert run("index").exit_code == 0
+    with writer_lock(settings):  # as another `assistant index` would hold it
+        result = run("remove", "rqf.md")
+    assert_one_line_error(result, "another `assistant index` is updating")
+    assert (settings.docs_dir / "rqf.md").exists()
+
+
+def test_feedback_lists_what_readers_rated(run, settings: Settings) -> None:
+    from assistant.store.feedback import record_feedback
+
+    assert run("feedback").stderr.strip() == "no feedback yet"
+    record_feedback(settings, "down", "When did T Levels launch?", "In 2019. [1]", "**[1] T Levels**")
+    record_feedback(settings, "up", "Who is Liu Jing?", "A director at DIT. [1]")
+    lines = run("feedback", "--json").stdout.strip().splitlines()
+    assert [json.loads(line)["rating"] for line in lines] == ["down", "up"]
+    assert json.loads(lines[0])["answer"] == "In 2019. [1]" and json.loads(lines[0])["sources"] == "**[1] T Levels**"
+    assert "down  When did T Levels launch?" in run("feedback").stdout
