@@ -59,13 +59,15 @@ def _stem(word: str) -> str:
     return word
 
 
-def tokens(text: str) -> list[str]:
-    """Lower-cased content words: English words, and jieba's words inside Chinese runs."""
+def tokens(text: str, *, chinese: bool = True) -> list[str]:
+    """Lower-cased content words: English words, and jieba's words inside Chinese runs (left out
+    with ``chinese=False``, when only English words are looked for: jieba costs a second to load)."""
     out: list[str] = []
     for match in _TOKEN.finditer(text.lower()):
         piece = match.group()
         if _CJK.match(piece):
-            out.extend(w for w in _jieba().cut_for_search(piece) if w.strip() and w not in STOPWORDS)
+            if chinese:
+                out.extend(w for w in _jieba().cut_for_search(piece) if w.strip() and w not in STOPWORDS)
         elif piece not in STOPWORDS:
             out.append(_stem(piece))
     return out

@@ -1,4 +1,5 @@
-"""Answering and describing an existing index load only what they need: no torch, no sentence-transformers."""
+"""Answering and describing an existing index load only what they need: no torch, no sentence-transformers,
+and for an English question no jieba."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from assistant.store.sync import sync
 from tests.conftest import write
 from tests.samples import LEVY_DOC
 
-HEAVY = ("torch", "sentence_transformers", "transformers")
+HEAVY = ("torch", "sentence_transformers", "transformers", "jieba")
 
 
 def _run(code: str) -> dict:
@@ -24,6 +25,9 @@ def _run(code: str) -> dict:
 
 def test_answering_from_python_never_imports_torch(settings: Settings, embeddings: LocalEmbeddings) -> None:
     write(settings.docs_dir, "levy.md", LEVY_DOC)
+    # Chinese documents beside it: their words were segmented at indexing, so an English question
+    # does not load jieba's dictionary either.
+    write(settings.docs_dir, "xuetu.md", "# 学徒制\n\n英国的学徒税于2017年4月开始征收，适用于工资总额较高的雇主。\n")
     sync(settings, embeddings=embeddings)
     found = _run(
         "import json, sys; from assistant import answer; a = answer('When did the apprenticeship levy start?');"
@@ -35,6 +39,7 @@ def test_answering_from_python_never_imports_torch(settings: Settings, embedding
 
 def test_status_and_a_no_change_index_never_load_the_model(settings: Settings, embeddings: LocalEmbeddings) -> None:
     write(settings.docs_dir, "levy.md", LEVY_DOC)
+    write(settings.docs_dir, "xuetu.md", "# 学徒制\n\n英国的学徒税于2017年4月开始征收，适用于工资总额较高的雇主。\n")
     sync(settings, embeddings=embeddings)
     for command in (["status"], ["index"]):
         found = _run(
@@ -44,4 +49,4 @@ def test_status_and_a_no_change_index_never_load_the_model(settings: Settings, e
             f"print(json.dumps({{'out': out.getvalue(), 'heavy': [m for m in {HEAVY!r} if m in sys.modules]}}))"
         )
         assert found["heavy"] == [], (command, found)
-    assert "unchanged 1" in found["out"]
+    assert "unchanged 2" in found["out"]

@@ -43,7 +43,10 @@ class LexicalIndex:
         import bm25s
 
         self.ids, self.texts, self.metadatas = ids, texts, metadatas
-        corpus = [tokens(t) for t in texts]
+        # Each chunk's words were found once, at indexing ("words"); older chunks are read again.
+        corpus = [m["words"].split() if isinstance(m.get("words"), str) else tokens(t) for t, m in zip(
+            texts, metadatas, strict=True
+        )]
         self.bm25 = bm25s.BM25()
         if corpus:
             self.bm25.index(corpus, show_progress=False)
@@ -64,7 +67,7 @@ class LexicalIndex:
         wanted = set(query_tokens)
         if not wanted:
             return 0.0
-        present = set(tokens(text))
+        present = set(tokens(text, chinese=any(has_cjk(w) for w in wanted)))
         weight = {w: self.idf.get(w, self.unseen_idf) for w in wanted}
         return sum(weight[w] for w in wanted & present) / sum(weight.values())
 

@@ -9,6 +9,7 @@ from langchain_chroma import Chroma
 
 from assistant.embed.embeddings import LocalEmbeddings
 from assistant.store.layout import SENTENCES_SUFFIX, pack_sentences
+from assistant.text import tokens
 
 
 class ChunkStore(Chroma):
@@ -45,6 +46,9 @@ class ChunkStore(Chroma):
         if ids is None or metadatas is None:
             raise ValueError("ChunkStore.add_texts needs ids and metadatas for every text")
         chunk_vectors, per_chunk = self.local_embeddings.encode_with_sentences(texts)
+        # The lexical side's words, found once as the chunk is written: answering a question need not
+        # load jieba to search Chinese chunks (nor does a sync that finds nothing to write).
+        metadatas = [{**meta, "words": " ".join(tokens(text))} for meta, text in zip(metadatas, texts, strict=True)]
         # Chroma wants a vector for every row; the chunk's own is at hand.
         rows = [pack_sentences(found) for found in per_chunk]
         self.sentences.upsert(ids=ids, embeddings=chunk_vectors, metadatas=rows)
