@@ -8,7 +8,7 @@ import urllib.parse
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from assistant.errors import ConfigError
@@ -95,22 +95,11 @@ class Settings(BaseSettings):
 
     @field_validator("llm", "embedding_backend", mode="after")
     @classmethod
-    def _lower(cls, value: str) -> str:
+    def _one_of_the_choices(cls, value: str, info: ValidationInfo) -> str:
+        choices = {"llm": LLM_ENGINES, "embedding_backend": EMBEDDING_BACKENDS}[info.field_name]
+        if value.lower() not in choices:
+            raise ValueError(f"is not one of {', '.join(choices)}")
         return value.lower()
-
-    @field_validator("llm", mode="after")
-    @classmethod
-    def _known_engine(cls, value: str) -> str:
-        if value not in LLM_ENGINES:
-            raise ValueError(f"is not one of {', '.join(LLM_ENGINES)}")
-        return value
-
-    @field_validator("embedding_backend", mode="after")
-    @classmethod
-    def _known_backend(cls, value: str) -> str:
-        if value not in EMBEDDING_BACKENDS:
-            raise ValueError(f"is not one of {', '.join(EMBEDDING_BACKENDS)}")
-        return value
 
     @field_validator("chroma_url", mode="after")
     @classmethod
