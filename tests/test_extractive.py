@@ -74,3 +74,26 @@ def test_the_extractive_engine_only_quotes_a_document_that_gives_orders(
     # Whatever it picks is the document's own words, cited: an order in the text is never carried out.
     for quoted in re.split(r"\s*\[\d+\]\s*", result.text):
         assert quoted.removesuffix(" …") in EVIL_DOC
+
+
+def test_a_sentence_leaning_on_the_one_before_comes_after_it() -> None:
+    text = (
+        "The Wexcombe alliance was founded in March 2029 by two colleges. "
+        "Its director is Captain Mara Okafor, a former signalling engineer. "
+        "Trainers visit both depots twice a year."
+    )
+    answer = _answer("Who is the director of the Wexcombe alliance?", text)
+    # "Its director ..." names nobody without the sentence it leans on, which comes first.
+    assert answer.startswith("The Wexcombe alliance was founded in March 2029 by two colleges. [1] Its director")
+
+
+def test_a_when_question_is_answered_by_a_date_first() -> None:
+    text = (
+        "The RQF is the framework for every qualification regulated by Ofqual in England. "
+        "It came into use on 1 October 2015. "
+        "The RQF sorts qualifications by level and by size."
+    )
+    answer = _answer("When did the RQF start?", text)
+    dated = answer.index("1 October 2015")
+    assert all(answer.index(s) < dated for s in ("The RQF is the framework",))  # only its antecedent before it
+    assert "Ofqual in England. [1] It came into use on 1 October 2015. [1]" in answer

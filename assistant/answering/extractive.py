@@ -133,12 +133,15 @@ class ExtractiveEngine:
         shown: list[int] = []
         for position in chosen:
             before = antecedent[position]
-            # The sentence it refers back to comes with it, unless it is already in the answer.
-            fits = before is not None and (words + word_count(texts[before]) <= MAX_WORDS or position == chosen[0])
-            if fits and before not in shown and before not in chosen:
-                shown.append(before)
-                words += word_count(texts[before])
-            shown.append(position)
+            # The sentence it refers back to comes just before it (chosen too, or brought in if it fits).
+            if before is not None and before not in shown:
+                if before in chosen:
+                    shown.append(before)
+                elif words + word_count(texts[before]) <= MAX_WORDS or position == chosen[0]:
+                    shown.append(before)
+                    words += word_count(texts[before])
+            if position not in shown:
+                shown.append(position)
         for i, position in enumerate(shown[:MAX_SENTENCES]):
             yield ("" if i == 0 else " ") + f"{cut_words(texts[position], MAX_WORDS)} [{numbers[position]}]"
 

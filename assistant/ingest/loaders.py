@@ -118,9 +118,9 @@ def _load_html(path: Path) -> list[Document]:
     for element in soup.find_all(lambda tag: _is_hidden(tag) or _is_chrome(tag) or tag.name in _CHROME_TAGS):
         if not element.decomposed:  # inside an element already removed
             element.decompose()
-    # The page's own heading, where the <title> is only it plus the site's name ("T Levels | Site").
+    # The page's own heading before its <title>, which often adds the site's name ("... | Site News").
     heading = h1.get_text(" ", strip=True) if (h1 := soup.find("h1")) else ""
-    if heading and (not meta["title"] or meta["title"].startswith(heading)):
+    if heading:
         meta["title"] = heading
     text = trafilatura.extract(
         str(soup), output_format="markdown", include_tables=True, include_links=False, include_images=False,
