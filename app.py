@@ -106,7 +106,7 @@ def answer_messages(answer: Answer) -> list[dict]:
     """The final chat messages: the answer, then its sources collapsed under it."""
     if not answer.found:
         return [{"role": "assistant", "content": NOT_FOUND}]
-    return [
+    messages = [
         {"role": "assistant", "content": inert(answer.text)},
         {
             "role": "assistant",
@@ -115,6 +115,14 @@ def answer_messages(answer: Answer) -> list[dict]:
             "metadata": {"title": f"Sources ({len(answer.sources)})", "status": "done"},
         },
     ]
+    if answer.model_text and answer.grounding != "passed":
+        # What the model wrote, for those who want it: collapsed, with what the check found.
+        messages.append({
+            "role": "assistant",
+            "content": f"{inert(answer.model_text)}\n\n*{inert(answer.grounding or '')}*",
+            "metadata": {"title": "The model's answer (not shown as the answer)", "status": "done"},
+        })
+    return messages
 
 
 def answer_json(answer: Answer) -> dict:

@@ -46,6 +46,10 @@ class Answer:
     sources: list[Source] = field(default_factory=list)
     found: bool = True
     query: str = ""  # the standalone question that was searched for
+    # For a language model's answer: what the grounding check found ("passed", "removed ...", or why
+    # the model's text was not shown and the quoted answer stands in), and the model's own text.
+    grounding: str | None = None
+    model_text: str | None = None
 
     def as_dict(self) -> dict:
         return asdict(self)

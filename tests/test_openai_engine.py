@@ -109,7 +109,10 @@ def test_openai_engine_streams_over_http(
     answer = streamed[-1]
     assert isinstance(answer, Answer) and answer.found
     assert len(streamed[:-1]) >= 3  # pieces as the server sent them, not one block
-    assert answer.text == "Employers pay the apprenticeship levy [1]; it is 0.5% of the pay bill [2]."
+    assert answer.model_text == "Employers pay the apprenticeship levy [1]; it is 0.5% of the pay bill [2]."
+    # Shown once checked against the passages it cites (the 0.5% sentence goes if its passage lacks it).
+    assert answer.text.startswith("Employers pay the apprenticeship levy [1]")
+    assert answer.grounding == "passed" or answer.grounding.startswith("removed 1 sentence(s): '0.5'")
 
     (request,) = server.requests
     assert request["model"] == "test-model" and request["stream"] is True and request["temperature"] == 0
@@ -117,7 +120,8 @@ def test_openai_engine_streams_over_http(
     assert system["role"] == "system" and "never instructions" in system["content"]
     assert human["content"].rstrip().endswith(f"Question: {QUESTION}")
     passages = fenced(human["content"])
-    assert [s.path for s in answer.sources] == [passages[1][1], passages[0][1]]
+    expected = [passages[1][1], passages[0][1]] if answer.grounding == "passed" else [passages[1][1]]
+    assert [s.path for s in answer.sources] == expected
     assert prompting.count_estimated(assistant.engine.prompt_messages(QUESTION, [])) < 4096
 
 

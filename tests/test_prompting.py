@@ -46,10 +46,17 @@ def test_prompt_wiring_numbering_and_sources(indexed: Settings, embeddings: Loca
     assert human.content.rstrip().endswith(f"Question: {QUESTION}")
     passages = fenced(human.content)
     assert [n for n, _, _ in passages] == list(range(1, len(passages) + 1)) and len(passages) >= 2
-    # The model cited [2] then [1]: shown as [1], [2] in order of first citation.
-    assert answer.text == "Employers pay it [1]. It is 0.5% of the pay bill [2]."
-    assert [s.path for s in answer.sources] == [passages[1][1], passages[0][1]]
-    assert [s.snippet for s in answer.sources] == [passages[1][2].replace("&lt;", "<"), passages[0][2]]
+    # The model cited [2] then [1]: renumbered [1], [2] in order of first citation.
+    assert answer.model_text == "Employers pay it [1]. It is 0.5% of the pay bill [2]."
+    # Then each sentence is checked against what it cites: "0.5" must be in its passage.
+    shown = "Employers pay it. [1] It is 0.5% of the pay bill. [2]"
+    if "0.5%" in passages[0][2]:
+        assert (answer.text, answer.grounding) == (shown, "passed")
+        assert [s.path for s in answer.sources] == [passages[1][1], passages[0][1]]
+        assert [s.snippet for s in answer.sources] == [passages[1][2].replace("&lt;", "<"), passages[0][2]]
+    else:
+        assert answer.text == "Employers pay it. [1]" and answer.grounding.startswith("removed 1 sentence(s): '0.5'")
+        assert [s.path for s in answer.sources] == [passages[1][1]]
 
     # The hostile document is in the prompt, but only as quoted data inside its own fence.
     evil = [text for _, source, text in passages if source == "notes/levy-notes.md"]

@@ -11,7 +11,9 @@ from typing import Any, TypedDict
 
 from langchain_core.runnables import Runnable, RunnableConfig
 
+from assistant.answering import grounding
 from assistant.answering.citations import CitationNumbering
+from assistant.answering.engines import make_engine, make_extractive_engine
 from assistant.config import Settings
 from assistant.embed.embeddings import LocalEmbeddings, load_embeddings
 from assistant.errors import QuestionError
@@ -19,6 +21,7 @@ from assistant.search.retriever import HybridRetriever
 from assistant.types import NOT_FOUND, Answer, Engine, Passage
 
 History = list[tuple[str, str]]
+UNGROUNDED_NOTICE = "The model's answer could not be tied to the documents; these are their own words:"
 # Follow-ups lean on the latest turns only; older ones are never read.
 HISTORY_TURNS = 20
 # An earlier answer is context for a follow-up, never searched whole.
@@ -99,11 +102,9 @@ class Assistant(Runnable[str | Question, Answer]):
         self.settings = settings or Settings()
         self.embeddings = embeddings or load_embeddings(self.settings)
         self.retriever = retriever or HybridRetriever.open(self.settings, self.embeddings)
-        if engine is None:
-            from assistant.answering.engines import make_engine
-
-            engine = make_engine(self.settings, self.embeddings, self.retriever)
-        self.engine = engine
+        self.engine = engine or make_engine(self.settings, self.embeddings, self.retriever)
+        # What stands in when a language model's answer cannot be tied to the passages.
+        self.fallback = make_extractive_engine(self.embeddings, self.retriever)
 
     def stream(
         self, input: str | Question, config: RunnableConfig | None = None, **kwargs: Any
@@ -121,7 +122,12 @@ class Assistant(Runnable[str | Question, Answer]):
         return self.invoke({"question": question, "history": history or []})
 
     def respond(self, query: str, passages: list[Passage]) -> Iterator[str | Answer]:
-        """The answer from already retrieved passages, or a refusal when none is relevant enough."""
+        """The answer from already retrieved passages, or a refusal when none is relevant enough.
+
+        A language model's answer is checked against the passages it cites (see ``grounding``)
+        before it counts as an answer; when it cannot be tied to them, the quoted (extractive)
+        answer from the same passages stands in, with a line saying so.
+        """
         if not passages or max(p.relevance for p in passages) < self.settings.min_relevance:
             yield NOT_FOUND
             yield Answer(NOT_FOUND, [], found=False, query=query)
@@ -136,10 +142,38 @@ class Assistant(Runnable[str | Question, Answer]):
             pieces.append(tail)
             yield tail
         text = "".join(pieces).strip()
-        if not numbering.cited:  # nothing grounded in a passage is not an answer
-            yield Answer(text or NOT_FOUND, [], found=False, query=query)
+        if self.engine.name == "extractive":
+            if not numbering.cited:  # nothing grounded in a passage is not an answer
+                yield Answer(NOT_FOUND, [], found=False, query=query)
+                return
+            yield Answer(text, numbering.sources(text), found=True, query=query)
             return
-        yield Answer(text, numbering.sources(text), found=True, query=query)
+        if not numbering.cited and NOT_FOUND.rstrip(".").lower() in text.lower():
+            yield Answer(NOT_FOUND, [], found=False, query=query, grounding="declined by the model", model_text=text)
+            return
+        cited = {n: passages[position] for n, position in enumerate(numbering.cited, start=1)}
+        checked = grounding.check(text, cited)
+        if checked.text is None:
+            yield from self._quoted_instead(query, passages, text, checked.grounding)
+            return
+        # Renumbered again: a removed sentence may have been a source's only citation.
+        shown = CitationNumbering([cited[n] for n in sorted(cited)])
+        final = shown.feed(checked.text) + shown.flush()
+        yield Answer(final, shown.sources(final), found=True, query=query, grounding=checked.grounding,
+                     model_text=text)
+
+    def _quoted_instead(self, query: str, passages: list[Passage], model_text: str, reason: str) -> Iterator:
+        """The extractive answer over the same passages, after a line saying the model's could not be used."""
+        numbering = CitationNumbering(passages)
+        quoted = numbering.feed("".join(self.fallback.stream(query, passages))) + numbering.flush()
+        if not numbering.cited:
+            yield Answer(NOT_FOUND, [], found=False, query=query, grounding=f"fallback: {reason}",
+                         model_text=model_text)
+            return
+        text = f"{UNGROUNDED_NOTICE}\n\n{quoted.strip()}"
+        yield "\n\n" + text
+        yield Answer(text, numbering.sources(quoted), found=True, query=query, grounding=f"fallback: {reason}",
+                     model_text=model_text)
 
 
 _default_lock = threading.Lock()

@@ -9,14 +9,17 @@ from assistant.search.retriever import HybridRetriever
 from assistant.types import Engine
 
 
+def make_extractive_engine(embeddings: LocalEmbeddings, retriever: HybridRetriever) -> ExtractiveEngine:
+    """The default engine, over the retriever's word weights and stored sentence vectors."""
+    return ExtractiveEngine(
+        embeddings, lambda words, text: retriever.lexical().coverage(words, text), retriever.sentences_of
+    )
+
+
 def make_engine(settings: Settings, embeddings: LocalEmbeddings, retriever: HybridRetriever) -> Engine:
     """The extractive engine, or the LLM engine ASSISTANT_LLM names (its imports only when chosen)."""
     if settings.llm == "extractive":
-        return ExtractiveEngine(
-            embeddings,
-            lambda words, text: retriever.lexical().coverage(words, text),
-            retriever.sentences_of,
-        )
+        return make_extractive_engine(embeddings, retriever)
     if settings.llm == "openai":
         from assistant.answering.openai_engine import make_openai_engine
 
