@@ -205,11 +205,7 @@ class Index:
             if name in _collection_names(client):
                 collection = client.get_collection(name)
             elif create:
-                collection = client.create_collection(
-                    name,
-                    configuration={"hnsw": {"space": "cosine"}},
-                    metadata={"embedding_model": self.model_id, "layout": INDEX_LAYOUT},
-                )
+                collection = self._create(client, name)
             elif self.settings.chroma_url:
                 raise IndexStateError(f"nothing indexed yet in {self.place}: run `assistant index` to build it")
             else:
@@ -233,6 +229,19 @@ class Index:
                 f"this version reads {INDEX_LAYOUT}); " + rebuild_hint(self.settings)
             )
         return collection
+
+    def _create(self, client: Any, name: str) -> Any:
+        try:
+            return client.create_collection(
+                name,
+                configuration={"hnsw": {"space": "cosine"}},
+                metadata={"embedding_model": self.model_id, "layout": INDEX_LAYOUT},
+            )
+        except Exception as exc:
+            if "already exists" not in str(exc):
+                raise
+            # Another indexer sharing the server created it a moment ago: it is checked like any other.
+            return client.get_collection(name)
 
     def _fetch(self, client: Any) -> Any:
         """The chunk collection as it is now (its metadata carries the latest sync's stamp)."""
