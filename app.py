@@ -102,6 +102,15 @@ def sources_markdown(answer: Answer) -> str:
     return "\n\n".join(parts)
 
 
+def _draft(text: str) -> dict:
+    """A language model's text as it streams: collapsed and marked pending until the check has run."""
+    return {
+        "role": "assistant",
+        "content": inert(text),
+        "metadata": {"title": "The model is writing; its answer is checked next", "status": "pending"},
+    }
+
+
 def answer_messages(answer: Answer) -> list[dict]:
     """The final chat messages: the answer, then its sources collapsed under it."""
     if not answer.found:
@@ -172,13 +181,16 @@ class AssistantUI:
     def chat(self, message: str, history: list[dict]) -> Iterator[str | list[dict]]:
         """Stream the answer to ``message``; the last update adds its collapsed sources."""
         with _user_errors("chat"):
+            assistant = self.assistant()
+            # A language model's text is only a draft until it has been checked against its passages.
+            drafting = assistant.engine.name != "extractive"
             shown = ""
-            for item in self.assistant().stream({"question": message, "history": history_pairs(history)}):
+            for item in assistant.stream({"question": message, "history": history_pairs(history)}):
                 if isinstance(item, Answer):
                     yield answer_messages(item)
-                else:
-                    shown += item
-                    yield inert(shown)
+                    continue
+                shown += item
+                yield [_draft(shown)] if drafting else inert(shown)
 
     def ask(self, question: str, history: list[list[str]] | None = None) -> dict:
         """Answer a question from the documents: {text, found, query, sources: [{number, file, title, page,

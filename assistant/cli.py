@@ -214,16 +214,18 @@ def ask_command(question: str, index_dir: Path | None, as_json: bool) -> None:
     from assistant.types import Answer
 
     assistant = Assistant(_settings(None, index_dir))
+    # A language model's text is printed once it has been checked against its passages, not as it streams.
+    streaming = not as_json and assistant.engine.name == "extractive"
     final = None
     for piece in assistant.stream(question):
         if isinstance(piece, Answer):
             final = piece
-        elif not as_json:
+        elif streaming:
             click.echo(piece, nl=False)
     if as_json:
         click.echo(json.dumps(final.as_dict(), ensure_ascii=False))
     else:
-        click.echo()
+        click.echo("" if streaming else final.text)
         for source in final.sources:
             page = f", page {source.page}" if source.page else ""
             click.echo(f"[{source.number}] {source.title} ({source.path}{page})")

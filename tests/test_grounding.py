@@ -119,3 +119,17 @@ def test_the_chat_keeps_the_models_text_collapsed_under_a_quoted_answer() -> Non
     assert "2011" in model["content"] and "2011" not in answer["content"]
     grounded = Answer("In October 2021. [1]", [source], grounding="passed", model_text="In October 2021. [1]")
     assert len(app.answer_messages(grounded)) == 2
+
+
+def test_the_chat_shows_a_models_text_only_as_a_draft_until_checked(
+    award_index: Settings, embeddings: LocalEmbeddings
+) -> None:
+    import app
+
+    engine = ScriptedModel("The UK was named Excellent Partner in October 2011. [1]")
+    ui = app.AssistantUI(assistant=Assistant(award_index, embeddings=embeddings, engine=engine))
+    *drafts, final = list(ui.chat("When was the UK named Excellent Partner?", []))
+    assert drafts and all(d[0]["metadata"]["status"] == "pending" for d in drafts)
+    answer, _sources, model = final
+    assert "2011" not in answer["content"] and "October 2021" in answer["content"]
+    assert "2011" in model["content"] and model["metadata"]["status"] == "done"
