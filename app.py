@@ -96,10 +96,24 @@ def sources_markdown(answer: Answer) -> str:
     for source in answer.sources:
         page = f", page {source.page}" if source.page else ""
         snippet = source.snippet if len(source.snippet) <= SNIPPET_CHARS else source.snippet[:SNIPPET_CHARS] + " …"
-        quoted = "\n".join(f"> {inert(line)}" for line in snippet.splitlines() if line.strip())
+        quoted = "\n".join(f"> {_marked(line, source.sentences)}" for line in snippet.splitlines() if line.strip())
         heading = f"**[{source.number}] {inert(source.title or source.path)}**  \n{inert(source.path)}{page}"
         parts.append(f"{heading}\n\n{quoted}")
     return "\n\n".join(parts)
+
+
+def _marked(line: str, used: tuple[str, ...]) -> str:
+    """A line of a passage, shown inert, with the sentences the answer quoted from it in bold."""
+    spans = sorted(
+        (at, at + len(sentence)) for sentence in used if sentence and (at := line.find(sentence)) >= 0
+    )
+    out, done = [], 0
+    for start, end in spans:
+        if start < done:  # overlapping quotes: the first one is marked
+            continue
+        out += [inert(line[done:start]), f"**{inert(line[start:end])}**"]
+        done = end
+    return "".join([*out, inert(line[done:])])
 
 
 def _draft(text: str) -> dict:

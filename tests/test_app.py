@@ -369,3 +369,11 @@ def test_a_rating_keeps_what_was_shown(tmp_path: Path) -> None:
     )
     with pytest.raises(gr.Error, match="no longer in the conversation"):
         ui.rate(shown, gr.LikeData(None, {"index": 9, "value": "", "liked": True}))
+
+
+def test_sources_show_the_quoted_sentences_in_bold_and_the_rest_inert() -> None:
+    snippet = "Intro with *stars*. The levy is 0.5% of the pay bill. Later <b>text</b>."
+    source = Source(1, "a.md", "A", None, snippet, 1.0, sentences=("The levy is 0.5% of the pay bill.",))
+    shown = app.sources_markdown(Answer("The levy is 0.5% of the pay bill. [1]", [source]))
+    assert r"**The levy is 0\.5% of the pay bill\.**" in shown
+    assert r"Intro with \*stars\*\." in shown and "&lt;b&gt;text&lt;/b&gt;" in shown

@@ -87,6 +87,9 @@ def test_ask_in_the_browser_and_open_the_sources(url: str, browser: WebDriver) -
     wait.until(lambda _: "t-levels-guide-for-partners.html" in chat_text())
     shown = chat_text()
     assert "launched in September 2020" in shown.split("t-levels-guide-for-partners.html", 1)[1]
+    # The passage shows in bold the sentence the answer quoted from it.
+    marked = "//*[@role='log']//strong[contains(., 'launched in September 2020')]"
+    assert browser.find_elements(By.XPATH, marked), "the quoted sentence is highlighted in its passage"
     assert "&#" not in shown and "&amp;" not in shown, "document text is shown, not its escapes"
 
     OUTPUT.mkdir(exist_ok=True)
