@@ -256,6 +256,10 @@ def ask_command(question: str, index_dir: Path | None, as_json: bool) -> None:
     show_default=True,
     help="Index N times (ours and the baseline in turn) and report the median speed; times drift on busy machines.",
 )
+@click.option(
+    "--as", "as_format", type=click.Choice(["md", "wrapped", "pdf", "docx", "html"]), default="md", show_default=True,
+    help="Write DATA's articles as these files before indexing: loaders and cleaning measured end to end.",
+)
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), help="Write the figures here.")
 @_expected_errors
 def eval_command(
@@ -267,6 +271,7 @@ def eval_command(
     baseline: bool,
     negatives: Path | None,
     index_runs: int,
+    as_format: str,
     json_out: Path | None,
 ) -> None:
     """Measure retrieval, answers and speed on DATA, a SQuAD v1.1 JSON file, or with --corpus on the
@@ -288,7 +293,8 @@ def eval_command(
         result = evaluate_corpus(corpus, _settings(docs, None).docs_dir, k=k, progress=progress)
     else:
         result = evaluate(
-            data, limit=limit, k=k, baseline=baseline, negatives=negatives, index_runs=index_runs, progress=progress
+            data, limit=limit, k=k, baseline=baseline, negatives=negatives, index_runs=index_runs,
+            as_format=as_format, progress=progress,
         )
     click.echo(format_table(result))
     if json_out:

@@ -45,3 +45,27 @@ def test_spread_takes_evenly() -> None:
     assert spread(list(range(10)), 3) == [0, 3, 6]
     assert spread([1, 2], None) == [1, 2]
     assert spread([1, 2], 5) == [1, 2]
+
+
+@pytest.mark.parametrize("form", ["wrapped", "pdf", "docx", "html"])
+def test_an_article_written_as_a_file_reads_back_as_its_sentences(tmp_path: Path, form: str) -> None:
+    from assistant.eval.render import write_as
+    from assistant.eval.squad import Article
+    from assistant.ingest.loaders import load_file
+    from assistant.text import sentences
+
+    paragraphs = [
+        "The Rail Skills Alliance was founded in March 2029 by Wexcombe College of Further Education and the "
+        "Xi'an Railway Vocational and Technical Institute, after two years of talks between the colleges.",
+        "In its first year the alliance enrolled 142 apprentices in track maintenance and signalling. "
+        "Of these, 131 completed the first stage of their training by June 2030.",
+    ] * 6  # long enough for a PDF of two pages, with its running header on each
+    write_as([Article("Rail Skills Alliance report", "\n\n".join(paragraphs), "001-rail.md")], tmp_path, form)
+    [path] = [p for p in tmp_path.iterdir() if p.is_file()]
+    docs = load_file(path, tmp_path, 10 * 2**20)
+    read = [s for doc in docs for s in sentences(doc.page_content)]
+    for paragraph in paragraphs[:2]:
+        for sentence in sentences(paragraph):
+            assert sentence in read, (form, sentence)  # whole, never cut at a wrapped line
+    assert not [s for s in read if "Briefing series" in s or s.startswith("Page ")]
+    assert {doc.metadata["title"] for doc in docs} == {"Rail Skills Alliance report"}

@@ -18,6 +18,7 @@ from langchain_chroma import Chroma
 from langchain_core.documents import Document
 
 from assistant.answering.chain import Assistant
+from assistant.answering.citations import sentences_by_source
 from assistant.config import Settings
 from assistant.embed.embeddings import LocalEmbeddings, load_embeddings
 from assistant.errors import ConfigError
@@ -29,10 +30,11 @@ from assistant.eval.metrics import (
     mean_reciprocal_rank,
     recall_at_k,
 )
-from assistant.eval.squad import Article, Question, load_squad, write_articles
+from assistant.eval.render import write_as
+from assistant.eval.squad import Article, Question, load_squad
 from assistant.store.index import drop_server_index
 from assistant.store.sync import sync
-from assistant.text import has_cjk, word_count
+from assistant.text import CJK_CHARS, has_cjk, word_count
 from assistant.types import CITATION
 
 FIGURES = (
@@ -43,6 +45,7 @@ FIGURES = (
     "f1",
     "answer_words_median",
     "false_refusal",
+    "whole_sentence_rate",
     "negatives_declined",
     "index_chunks_per_s",
     "query_p50_ms",
@@ -119,8 +122,9 @@ def _ours(
     work: Path,
     embeddings: LocalEmbeddings,
     progress: Progress,
+    form: str = "md",
 ) -> dict:
-    write_articles(articles, work / "documents")
+    write_as(articles, work / "documents", form)
     with _scratch_index(work, "index") as settings:
         return _measure(settings, questions, negatives, k, embeddings, progress)
 
@@ -169,10 +173,23 @@ def _answers(
         "f1": round(sum(f1(_plain(a.text), q.answers) for a, q in found) / len(questions), 4),
         "answer_words_median": statistics.median(word_count(_plain(a.text)) for a, _ in found) if found else None,
         "false_refusal": round(1 - len(found) / len(questions), 4),
+        "whole_sentence_rate": (
+            round(sum(_whole_sentences(a.text) for a, _ in found) / len(found), 4) if found else None
+        ),
         "negatives_declined": (
             round(sum(not a.found for a in declined) / len(declined), 4) if declined else None
         ),
     }
+
+
+_SENTENCE_START = re.compile(rf"^[\"'“‘(\[]?[A-Z0-9{CJK_CHARS}]")
+_SENTENCE_STOP = re.compile(r"[.!?。！？][\"'”’)\]]*$")
+
+
+def _whole_sentences(answer: str) -> bool:
+    """Every cited piece of the answer starts where a sentence starts and ends where one ends."""
+    pieces = [p for found in sentences_by_source(answer).values() for p in found]
+    return bool(pieces) and all(_SENTENCE_START.search(p) and _SENTENCE_STOP.search(p) for p in pieces)
 
 
 def evaluate_corpus(
@@ -285,10 +302,14 @@ def evaluate(
     baseline: bool = False,
     negatives: Path | None = None,
     index_runs: int = 1,
+    as_format: str = "md",
     embeddings: LocalEmbeddings | None = None,
     progress: Progress = _no_progress,
 ) -> dict:
     """Index ``data``'s articles in a temporary index and measure every system on its questions.
+
+    ``as_format`` writes ours as PDF, Word, HTML or wrapped Markdown files first (see ``render``);
+    the baselines always read the plain text.
 
     With ``index_runs`` above 1, ours and the tutorial index the articles that many times in
     turn, and indexing speed is the median of the runs. The user's own index is never touched.
@@ -299,12 +320,13 @@ def evaluate(
     settings = Settings()
     embeddings = embeddings or load_embeddings(settings)
     result: dict = {
-        "dataset": str(data), "k": k, "questions": len(questions), "index_runs": index_runs,
+        "dataset": str(data) + ("" if as_format == "md" else f" as {as_format}"), "k": k,
+        "questions": len(questions), "index_runs": index_runs,
         "embedding_model": embeddings.model_name,
     }
     with tempfile.TemporaryDirectory(prefix="assistant-eval-") as folder:
         work = Path(folder)
-        result["ours"] = _ours(articles, questions, other, k, work, embeddings, progress)
+        result["ours"] = _ours(articles, questions, other, k, work, embeddings, progress, as_format)
         if baseline:
             # The tutorial embeds with plain sentence-transformers on torch (HuggingFaceEmbeddings):
             # the same model as ours, run the tutorial's way whichever backend ours uses.
