@@ -188,12 +188,14 @@ class Index:
             raise IndexStateError(f"no {self.place}: run `assistant index` to build it")
         self._lock = threading.Lock()
         self._sentences: tuple[tuple, Any] | None = None  # ((connection, generation), collection)
+        self._opened = False
         with self._connection().reading() as client:
             self._collection(client, create=create)
+        self._opened = True
 
     def _connection(self) -> Connection:
         """This process's connection, opened afresh when the index's files were replaced or deleted."""
-        if not self.settings.chroma_url and not index_exists(self.settings) and self._sentences is not None:
+        if self._opened and not self.settings.chroma_url and not index_exists(self.settings):
             forget(self.settings)  # deleted under us: never recreate an empty index by reading it
             raise IndexStateError(f"no {self.place}: run `assistant index` to build it")
         return connect(self.settings)
@@ -292,7 +294,7 @@ class Index:
     def status(self) -> IndexStatus:
         with self.reading() as snapshot:
             return IndexStatus(
-                documents=len({d.source for d in snapshot.documents()}),
+                documents=len(snapshot.documents()),
                 chunks=snapshot.count(),
                 embedding_model=self.model_id,
                 index_dir=str(Path(self.settings.index_dir).resolve()),
