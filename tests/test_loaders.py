@@ -65,8 +65,79 @@ def test_bad_files_name_their_reason(tmp_path: Path, name: str, content: bytes, 
 
 def test_pdf_without_text_is_reported(tmp_path: Path) -> None:
     path = make_pdf(tmp_path / "scan.pdf", ["", ""])
-    with pytest.raises(DocumentError, match="no extractable text"):
+    with pytest.raises(DocumentError, match=r"^no text layer \(scanned\?\)"):
         load_file(path, tmp_path, MB)
+
+
+def test_pdf_whose_text_is_glyph_codes_is_refused(tmp_path: Path) -> None:
+    """A font that maps its glyphs to private-use code points gives text no one can read."""
+    from pypdf import PdfReader, PdfWriter
+    from pypdf.generic import ArrayObject, DictionaryObject, NameObject, NumberObject
+
+    readable = make_pdf(tmp_path / "readable.pdf", ["The Wexcombe college trains apprentices in rail signalling."])
+    writer = PdfWriter(clone_from=PdfReader(readable))
+    for font in writer.pages[0]["/Resources"]["/Font"].values():
+        glyphs = ArrayObject([NumberObject(33), *(NameObject(f"/uniE0{code:02X}") for code in range(33, 127))])
+        font.get_object()[NameObject("/Encoding")] = DictionaryObject(
+            {NameObject("/Type"): NameObject("/Encoding"), NameObject("/Differences"): glyphs}
+        )
+    writer.write(tmp_path / "glyphs.pdf")
+    with pytest.raises(DocumentError, match=r"^no usable text layer \(scanned\?\): \d+% of its characters"):
+        load_file(tmp_path / "glyphs.pdf", tmp_path, MB)
+
+
+LEFT = " ".join(f"Left sentence {n} says the Wexcombe college trains rail apprentices in signalling." for n in range(9))
+RIGHT = " ".join(f"Right sentence {n} says the Harrowgate institute teaches welding at night." for n in range(9))
+
+
+def test_two_column_pdf_drawn_row_by_row_reads_column_by_column(tmp_path: Path) -> None:
+    """The generator draws line 1 of both columns, then line 2...: the text must still read each
+    column to its end, under a title set in larger type across both."""
+    import itertools
+    import textwrap
+
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    pdf = canvas.Canvas(str(tmp_path / "columns.pdf"), pagesize=A4)
+    pdf.setFont("Helvetica-Bold", 18)
+    pdf.drawString(40, 790, "Rail and welding apprenticeships in two colleges:")
+    pdf.drawString(40, 768, "a joint report")
+    pdf.setFont("Helvetica", 10)
+    for row, (left, right) in enumerate(itertools.zip_longest(textwrap.wrap(LEFT, 45), textwrap.wrap(RIGHT, 45))):
+        pdf.drawString(40, 730 - 14 * row, left or "")
+        pdf.drawString(310, 730 - 14 * row, right or "")
+    pdf.showPage()
+    pdf.save()
+
+    text = load_file(tmp_path / "columns.pdf", tmp_path, MB)[0].page_content
+    lines = text.splitlines()
+    assert lines[0] == "# Rail and welding apprenticeships in two colleges: a joint report"
+    for sentence in [*LEFT.split(". "), *RIGHT.split(". ")]:
+        assert sentence.rstrip(".") in text
+    assert text.index("Left sentence 8") < text.index("Right sentence 0")
+
+
+def test_pdf_table_row_is_one_line_of_cells(tmp_path: Path) -> None:
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    rows = [
+        ("Date", "Event"), ("1996", "Vocational Education Law first promulgated"),
+        ("20 April 2022", "NPC Standing Committee adopts the revised law"), ("1 May 2022", "Revised law takes effect"),
+    ]
+    pdf = canvas.Canvas(str(tmp_path / "table.pdf"), pagesize=A4)
+    pdf.setFont("Helvetica", 10)
+    pdf.drawString(40, 800, "The law was revised after 26 years, as the table of key dates shows.")
+    for number, (date, event) in enumerate(rows):
+        pdf.drawString(40, 770 - 16 * number, date)
+        pdf.drawString(200, 770 - 16 * number, event)
+    pdf.showPage()
+    pdf.save()
+
+    lines = load_file(tmp_path / "table.pdf", tmp_path, MB)[0].page_content.splitlines()
+    assert "20 April 2022 | NPC Standing Committee adopts the revised law" in lines
+    assert "1 May 2022 | Revised law takes effect" in lines
 
 
 def test_file_over_size_cap_is_refused(tmp_path: Path) -> None:

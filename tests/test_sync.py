@@ -54,7 +54,7 @@ def test_bad_files_are_reported_and_the_rest_indexed(settings: Settings, embeddi
         "binary.txt": "binary file, not text",
         "empty.txt": "empty file",
         "latin1.txt": "not UTF-8 text (byte 0xe9 at offset 9)",
-        "scan.pdf": "PDF has no extractable text (scanned images?)",
+        "scan.pdf": "no text layer (scanned?): its pages hold no text to read",
         "table.xlsx": "unsupported file type '.xlsx'",
     }
     stored = open_store(settings, embeddings).get()["metadatas"]

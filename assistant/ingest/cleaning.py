@@ -23,7 +23,9 @@ _WORD_START = re.compile(r"^([a-z][a-z]*)")
 _PAGE_NUMBER = re.compile(
     r"^\s*(?:[-–—]\s*)?(?:page|p\.|第)?\s*\d{1,4}\s*(?:(?:of|/)\s*\d{1,4})?(?:\s*页)?(?:\s*[-–—])?\s*$", re.IGNORECASE
 )
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f\ufffd]")
+# Between the cells of a table row written on one line (a Word table, a PDF row of cells).
+CELL_SEPARATOR = " | "
 # Lines within this many of a page's top or bottom are where running headers and footers are printed.
 RUNNING_LINES = 4
 
@@ -83,14 +85,24 @@ def drop_running_lines(pages: list[str]) -> list[str]:
         edges.update(edge)
     threshold = max(2, (len(pages) + 1) // 2)
     running = {line for line, count in edges.items() if count >= threshold}
-    kept = []
-    for lines in split:
-        near_edge = {*range(RUNNING_LINES), *range(len(lines) - RUNNING_LINES, len(lines))}
-        kept.append("\n".join(
-            line for number, line in enumerate(lines)
-            if not (number in near_edge and (_normal(line) in running or _PAGE_NUMBER.match(line)))
-        ))
-    return kept
+    return ["\n".join(_without_running(lines, running)) for lines in split]
+
+
+def _without_running(lines: list[str], running: set[str]) -> list[str]:
+    """``lines`` without the run of running lines at its top and at its bottom, each at most once
+    an edge: a title that repeats the running header just below it is the page's own text."""
+    def edge_length(edge: list[str]) -> int:
+        seen: set[str] = set()
+        for number, line in enumerate(edge):
+            normal = _normal(line)
+            if not (_PAGE_NUMBER.match(line) or (normal in running and normal not in seen)) and line.strip():
+                return number
+            seen.add(normal)
+        return len(edge)
+
+    top = edge_length(lines[:RUNNING_LINES])
+    bottom = edge_length(lines[::-1][:RUNNING_LINES])
+    return lines[top:len(lines) - bottom] if top + bottom < len(lines) else []
 
 
 def _typical_width(lines: list[str]) -> int:
@@ -131,8 +143,10 @@ def join_pdf_lines(page: str, full_text: str) -> str:
                 out.append("")
             last = ""
             continue
-        following = next((x for x in lines[number + 1 :] if x), "")
-        heading = (
+        following = next((x for x in lines[number + 1 :] if x), "").removeprefix("# ")
+        marked = line.startswith("# ")  # by its type size
+        row = CELL_SEPARATOR in line  # a table's cells, on one line since they share a baseline
+        heading = marked or (
             len(line) < 0.6 * width
             and not _ENDS_SENTENCE.search(line)
             and not line.endswith(("-", ","))
@@ -141,10 +155,10 @@ def join_pdf_lines(page: str, full_text: str) -> str:
         previous = out[-1] if out else ""
         ended = _ENDS_SENTENCE.search(last) and len(last) < 0.9 * width
         if previous and last and not previous.startswith("# ") and not heading and not ended \
-                and not _BLOCK_START.match(line):
+                and not _BLOCK_START.match(line) and not row and CELL_SEPARATOR not in last:
             out[-1] = _unbroken(previous, line, full_text) or _joined(previous, line)
         else:
-            out.append(f"# {line}" if heading else line)
+            out.append(f"# {line}" if heading and not marked else line)
         last = line
     return "\n".join(out).strip()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import time
+import unicodedata
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -15,11 +16,20 @@ from langchain_core.documents import Document
 
 from assistant.config import MB
 from assistant.errors import DocumentError
-from assistant.ingest.cleaning import drop_running_lines, join_paragraph_lines, join_pdf_lines, plain_markdown
+from assistant.ingest.cleaning import (
+    CELL_SEPARATOR,
+    drop_running_lines,
+    join_paragraph_lines,
+    join_pdf_lines,
+    plain_markdown,
+)
+from assistant.ingest.pdf_layout import page_texts
 from assistant.text import CJK_CHARS
 
 FRONT_MATTER_KEYS = ("title", "source", "date", "language", "summary")
 MAX_META_CHARS = 300
+# A PDF whose text is more than this share of unmapped glyphs and control codes has no usable text.
+MAX_JUNK_SHARE = 0.3
 MAX_FRONT_MATTER_CHARS = 16_000
 # Parts of a page that are never its content: navigation, site chrome, forms, cookie banners.
 _CHROME_TAGS = ["script", "style", "noscript", "template", "nav", "header", "footer", "aside", "form", "button", "svg"]
@@ -152,14 +162,26 @@ def _keyword_fields(keywords: str | None) -> dict[str, str]:
 def _load_pdf(path: Path) -> Iterator[Document]:
     from pypdf import PdfReader
 
-    reader = PdfReader(path)
-    info = reader.metadata or {}
+    info = PdfReader(path).metadata or {}  # pypdf decodes the PDF's text strings for us
     meta = _plain({
         "title": info.get("/Title"), "summary": info.get("/Subject"), **_keyword_fields(info.get("/Keywords")),
     })
     # Page by page, so a PDF whose streams inflate to far more text than its size stops early.
-    for number, page in enumerate(reader.pages, start=1):  # people count pages from 1
-        yield Document(page_content=page.extract_text(), metadata={**meta, "page": number})
+    for number, text in enumerate(page_texts(path), start=1):  # people count pages from 1
+        yield Document(page_content=text, metadata={**meta, "page": number})
+
+
+def _check_text_layer(pages: list[Document]) -> None:
+    """Refuse a PDF with no text behind its pages (a scan) or one whose text is glyph codes, not
+    characters (a font with no character map): indexed, either would be junk."""
+    chars = [ch for page in pages for ch in page.page_content if not ch.isspace()]
+    if not chars:
+        raise DocumentError("no text layer (scanned?): its pages hold no text to read")
+    junk = sum(ch == "\ufffd" or unicodedata.category(ch) in ("Co", "Cc", "Cs", "Cn") for ch in chars)
+    if junk > MAX_JUNK_SHARE * len(chars):
+        raise DocumentError(
+            f"no usable text layer (scanned?): {junk / len(chars):.0%} of its characters are glyph codes, not text"
+        )
 
 
 def _tidy_pdf(pages: list[Document]) -> list[Document]:
@@ -180,7 +202,7 @@ def _load_docx(path: Path) -> list[Document]:
     lines: list[str] = []
     for block in document.iter_inner_content():
         if isinstance(block, docx.table.Table):
-            lines.extend(" | ".join(cell.text.strip() for cell in row.cells) for row in block.rows)
+            lines.extend(CELL_SEPARATOR.join(cell.text.strip() for cell in row.cells) for row in block.rows)
             lines.append("")
             continue
         text = block.text.strip()
@@ -273,6 +295,7 @@ def load_file(path: Path, root: Path, max_bytes: int, seconds: float | None = No
             )
         docs = _within_budget(loader(path), size, max_bytes, seconds)
         if path.suffix.lower() == ".pdf":
+            _check_text_layer(docs)
             docs = _tidy_pdf(docs)
     except DocumentError:
         raise
@@ -280,8 +303,7 @@ def load_file(path: Path, root: Path, max_bytes: int, seconds: float | None = No
         raise DocumentError(f"cannot parse {path.suffix} file: {exc.__class__.__name__}: {exc}"[:300]) from None
     docs = [d for d in docs if d.page_content.strip()]
     if not docs:
-        kind = "PDF has no extractable text (scanned images?)" if path.suffix.lower() == ".pdf" else "no text"
-        raise DocumentError(kind)
+        raise DocumentError("no text")
     source = path.relative_to(root).as_posix()
     language = docs[0].metadata.get("language") or _language_of(" ".join(d.page_content[:2000] for d in docs[:3]))
     for doc in docs:

@@ -1,0 +1,144 @@
+"""A PDF page's text lines in reading order: a column read to its end before the next.
+
+The order in which a PDF draws its text is not always the order of reading (a generator may draw
+a two-column page row by row), and pdfminer's own box ordering puts a column's last paragraphs
+first on some pages; so lines are ordered from their positions, by cutting the page at gutters.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from statistics import median
+
+from assistant.ingest.cleaning import CELL_SEPARATOR
+
+# A gutter is a vertical strip this wide (points) that no line of a column crosses, with at least
+# this many lines on each side, each side's lines at least this share of the text's width at the
+# median: a narrower gap is a space inside a line, short lines side by side are a table's cells.
+MIN_GUTTER = 8.0
+MIN_COLUMN_LINES = 3
+MIN_COLUMN_SHARE = 0.25
+# Type this much larger than the page's body text is a heading's.
+HEADING_SCALE = 1.15
+# pdfminer's stand-in for a glyph with no character behind it (a bullet, an ornament, or every
+# glyph of a font that maps none): one replacement character each, so it can be counted and dropped.
+_UNMAPPED_GLYPH = re.compile(r"\(cid:\d+\)")
+
+
+@dataclass(frozen=True)
+class Line:
+    x0: float
+    x1: float
+    top: float  # distance from the bottom of the page: larger is higher up
+    text: str
+    size: float = 0.0  # the font size of most of its characters
+
+    @property
+    def width(self) -> float:
+        return self.x1 - self.x0
+
+
+def _gutter(lines: list[Line]) -> float | None:
+    """The x of the first gap between columns of lines, if the lines have columns."""
+    if len(lines) < 2 * MIN_COLUMN_LINES:
+        return None
+    width = max(line.x1 for line in lines) - min(line.x0 for line in lines)
+    # A line as wide as most of the text (a title, a full-width heading) spans any gutter.
+    narrow = sorted((line for line in lines if line.width < 0.6 * width), key=lambda line: line.x0)
+    reach = narrow[0].x1 if narrow else 0.0
+    for line in narrow[1:]:
+        if line.x0 - reach >= MIN_GUTTER:
+            cut = (reach + line.x0) / 2
+            sides = [line for line in narrow if line.x1 < cut], [line for line in narrow if line.x0 > cut]
+            if all(len(side) >= MIN_COLUMN_LINES and median(line.width for line in side) >= MIN_COLUMN_SHARE * width
+                   for side in sides):
+                return cut
+        reach = max(reach, line.x1)
+    return None
+
+
+def reading_order(lines: list[Line]) -> list[Line]:
+    """Lines top to bottom; where they stand in columns, each column in turn, left first.
+
+    A line across the gutter (a title, a full-width heading) closes the columns above it.
+    """
+    lines = sorted(lines, key=lambda line: -line.top)
+    cut = _gutter(lines)
+    if cut is None:
+        return _rows(lines)
+    ordered: list[Line] = []
+    block: list[Line] = []
+    for line in lines:
+        if line.x0 < cut < line.x1:
+            ordered += _columns(block, cut) + [line]
+            block = []
+        else:
+            block.append(line)
+    return ordered + _columns(block, cut)
+
+
+def _columns(block: list[Line], cut: float) -> list[Line]:
+    """Each side of the gutter in its own reading order (a column can hold columns)."""
+    return reading_order([line for line in block if line.x1 <= cut]) + reading_order(
+        [line for line in block if line.x1 > cut]
+    )
+
+
+def _rows(lines: list[Line]) -> list[Line]:
+    """Lines printed side by side on one baseline (a table's cells) as one line, cells joined by " | "."""
+    rows: list[list[Line]] = []
+    for line in lines:
+        if rows and abs(rows[-1][0].top - line.top) < 0.5 * max(line.size, 1.0):
+            rows[-1].append(line)
+        else:
+            rows.append([line])
+    return [
+        Line(min(c.x0 for c in row), max(c.x1 for c in row), row[0].top,
+             CELL_SEPARATOR.join(c.text for c in sorted(row, key=lambda c: c.x0)), max(c.size for c in row))
+        for row in rows
+    ]
+
+
+def _marked_headings(lines: list[Line]) -> list[str]:
+    """Line texts, those in a larger type than the page's body text marked "# ", a heading set on
+    two lines joined into one."""
+    sizes = Counter(round(line.size, 1) for line in lines for _ in line.text)
+    body = sizes.most_common(1)[0][0] if sizes else 0.0
+    texts: list[str] = []
+    previous_heading: Line | None = None
+    for line in lines:
+        if body and line.size >= HEADING_SCALE * body:
+            if previous_heading and abs(previous_heading.size - line.size) < 0.5:
+                texts[-1] += " " + line.text
+            else:
+                texts.append(f"# {line.text}")
+            previous_heading = line
+        else:
+            texts.append(line.text)
+            previous_heading = None
+    return texts
+
+
+def page_texts(path: Path) -> Iterator[str]:
+    """Each page's text, its lines in reading order, one line of text per line of the page
+    (a row of table cells on one line), headings in a larger type marked "# "."""
+    from pdfminer.high_level import extract_pages
+    from pdfminer.layout import LTChar, LTTextContainer, LTTextLine
+
+    def lines_of(element: object) -> Iterator[Line]:
+        if isinstance(element, LTTextLine):
+            if text := _UNMAPPED_GLYPH.sub("\ufffd", element.get_text()).strip():
+                sizes = [round(char.size, 1) for char in element if isinstance(char, LTChar)]
+                size = Counter(sizes).most_common(1)[0][0] if sizes else 0.0
+                yield Line(element.x0, element.x1, element.y1, text, size)
+        elif isinstance(element, LTTextContainer):
+            for child in element:
+                yield from lines_of(child)
+
+    for page in extract_pages(path):
+        lines = [line for element in page for line in lines_of(element)]
+        yield "\n".join(_marked_headings(reading_order(lines)))
