@@ -260,6 +260,11 @@ def ask_command(question: str, index_dir: Path | None, as_json: bool) -> None:
     "--as", "as_format", type=click.Choice(["md", "wrapped", "pdf", "docx", "html"]), default="md", show_default=True,
     help="Write DATA's articles as these files before indexing: loaders and cleaning measured end to end.",
 )
+@click.option(
+    "--llm", is_flag=True,
+    help="Answer with the language model ASSISTANT_LLM configures, not the extractive default; adds "
+    "grounded_rate, fallback_rate and unsupported_numbers_shown.",
+)
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), help="Write the figures here.")
 @_expected_errors
 def eval_command(
@@ -272,6 +277,7 @@ def eval_command(
     negatives: Path | None,
     index_runs: int,
     as_format: str,
+    llm: bool,
     json_out: Path | None,
 ) -> None:
     """Measure retrieval, answers and speed on DATA, a SQuAD v1.1 JSON file, or with --corpus on the
@@ -290,11 +296,11 @@ def eval_command(
     if (data is None) == (corpus is None):
         raise CLIError("give either DATA (a SQuAD file whose articles are indexed) or --corpus QUESTIONS")
     if corpus is not None:
-        result = evaluate_corpus(corpus, _settings(docs, None).docs_dir, k=k, progress=progress)
+        result = evaluate_corpus(corpus, _settings(docs, None).docs_dir, k=k, llm=llm, progress=progress)
     else:
         result = evaluate(
             data, limit=limit, k=k, baseline=baseline, negatives=negatives, index_runs=index_runs,
-            as_format=as_format, progress=progress,
+            as_format=as_format, llm=llm, progress=progress,
         )
     click.echo(format_table(result))
     if json_out:

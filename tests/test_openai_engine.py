@@ -8,17 +8,21 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
 from assistant.answering import openai_engine, prompting
 from assistant.answering.chain import Assistant
+from assistant.cli import cli
 from assistant.config import Settings
 from assistant.embed.embeddings import LocalEmbeddings
 from assistant.errors import AssistantError, ConfigError
 from assistant.types import Answer
 from tests.engines import QUESTION, fenced, passage
+from tests.samples import ARTICLES, squad_file
 from tests.serving import free_port
 
 ANSWER_PIECES = ["Employers ", "pay the ", "apprenticeship levy [", "2]; it is ", "0.5% of the pay bill [1]."]
@@ -166,3 +170,39 @@ def test_openai_needs_a_model_name(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ASSISTANT_LLM_MODEL", raising=False)
     with pytest.raises(ConfigError, match="ASSISTANT_LLM_MODEL"):
         openai_engine.make_openai_engine(Settings())
+
+
+def test_eval_llm_reports_how_the_models_answers_fared(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A model that quotes its first passage for some questions and invents a year for the rest:
+    the invented answers are replaced by quotes, and no shown sentence states a number its
+    passages lack. Without --llm the same settings measure the extractive default."""
+    asked: list[str] = []
+
+    def quote_or_invent(body: dict) -> list[str]:
+        human = body["messages"][-1]["content"]
+        asked.append(human)
+        first = fenced(human)[0][2].split(". ")[0].rstrip(".")
+        return [f"{first} [1]."] if len(asked) % 2 else ["It was decided in 1999 [1]."]
+
+    server = ChatServer(quote_or_invent)
+    use_openai(monkeypatch, server.url)
+    data = squad_file(tmp_path / "small.json", ARTICLES)
+    try:
+        extractive = CliRunner().invoke(cli, ["eval", str(data), "--json", str(tmp_path / "plain.json")])
+        assert extractive.exit_code == 0, extractive.output
+        assert not server.requests and "answers by extractive" in extractive.stdout
+        plain = json.loads((tmp_path / "plain.json").read_text())["ours"]
+        assert plain["grounded_rate"] is None and plain["fallback_rate"] is None
+
+        result = CliRunner().invoke(cli, ["eval", str(data), "--llm", "--json", str(tmp_path / "llm.json")])
+    finally:
+        server.close()
+    assert result.exit_code == 0, result.output
+    assert "answers by openai (test-model)" in result.stdout and "grounded_rate" in result.stdout
+    figures = json.loads((tmp_path / "llm.json").read_text())["ours"]
+    assert figures["fallback_rate"] > 0 and figures["grounded_rate"] > 0
+    assert figures["grounded_rate"] + figures["fallback_rate"] == pytest.approx(1.0)
+    assert figures["unsupported_numbers_shown"] == 0
+    assert figures["answer_hit"] > 0

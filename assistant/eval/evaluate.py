@@ -35,7 +35,7 @@ from assistant.eval.squad import Article, Question, load_squad
 from assistant.store.index import drop_server_index
 from assistant.store.sync import sync
 from assistant.text import CJK_CHARS, has_cjk, word_count
-from assistant.types import CITATION
+from assistant.types import CITATION, Answer
 
 FIGURES = (
     "recall_at_k",
@@ -47,6 +47,9 @@ FIGURES = (
     "false_refusal",
     "whole_sentence_rate",
     "negatives_declined",
+    "grounded_rate",
+    "fallback_rate",
+    "unsupported_numbers_shown",
     "index_chunks_per_s",
     "query_p50_ms",
     "query_p95_ms",
@@ -93,11 +96,18 @@ def _plain(text: str) -> str:
 
 
 @contextmanager
-def _scratch_index(work: Path, name: str) -> Iterator[Settings]:
+def _scratch_index(work: Path, name: str, llm: bool = False) -> Iterator[Settings]:
     """Settings for a fresh index of the articles in ``work``: a folder of its own, or a
     collection of its own on the server, dropped afterwards. Its records stay in the folder,
-    whatever ASSISTANT_RECORD_DB says: the user's index and records are never touched."""
+    whatever ASSISTANT_RECORD_DB says: the user's index and records are never touched.
+
+    The engine is the extractive default unless ``llm``: then the one ASSISTANT_LLM configures.
+    """
     settings = Settings(docs_dir=work / "documents", index_dir=work / name, record_db=None)
+    if not llm:
+        settings = settings.model_copy(update={"llm": "extractive"})
+    elif settings.llm == "extractive":
+        raise ConfigError("eval --llm measures a language model: set ASSISTANT_LLM (openai or local) and its settings")
     if settings.chroma_url:
         settings = settings.model_copy(update={"collection": f"assistant-eval-{uuid.uuid4().hex[:12]}"})
     try:
@@ -105,6 +115,12 @@ def _scratch_index(work: Path, name: str) -> Iterator[Settings]:
     finally:
         if settings.chroma_url:
             drop_server_index(settings)
+
+
+def _engine_name(settings: Settings, llm: bool) -> str:
+    if not llm:
+        return "extractive"
+    return f"{settings.llm} ({settings.llm_model})" if settings.llm_model else settings.llm
 
 
 def _timed_sync(settings: Settings, embeddings: LocalEmbeddings) -> float:
@@ -123,9 +139,10 @@ def _ours(
     embeddings: LocalEmbeddings,
     progress: Progress,
     form: str = "md",
+    llm: bool = False,
 ) -> dict:
     write_as(articles, work / "documents", form)
-    with _scratch_index(work, "index") as settings:
+    with _scratch_index(work, "index", llm) as settings:
         return _measure(settings, questions, negatives, k, embeddings, progress)
 
 
@@ -179,7 +196,33 @@ def _answers(
         "negatives_declined": (
             round(sum(not a.found for a in declined) / len(declined), 4) if declined else None
         ),
+    } | (_grounding(answers) if assistant.engine.name != "extractive" else {})
+
+
+def _grounding(answers: list[Answer]) -> dict:
+    """How a language model's answers fared: passed every check, replaced by the quoted answer,
+    and shown sentences stating a number that none of the passages they cite holds (should be 0)."""
+    unsupported = 0
+    for answer in answers:
+        passages = {source.number: _digits(source.snippet) for source in answer.sources}
+        for number, pieces in sentences_by_source(answer.text).items():
+            unsupported += sum(
+                any(n not in passages.get(number, "") for n in _NUMBER.findall(_digits(piece))) for piece in pieces
+            )
+    grounded = [a.grounding or "" for a in answers]
+    return {
+        "grounded_rate": round(sum(g == "passed" for g in grounded) / len(answers), 4),
+        "fallback_rate": round(sum(g.startswith("fallback") for g in grounded) / len(answers), 4),
+        "unsupported_numbers_shown": unsupported,
     }
+
+
+_NUMBER = re.compile(r"\d+")
+
+
+def _digits(text: str) -> str:
+    """Thousands separators out, so "2,000" and "2000" are one number."""
+    return re.sub(r"(?<=\d),(?=\d{3}\b)", "", text)
 
 
 _SENTENCE_START = re.compile(rf"^[\"'“‘(\[]?[A-Z0-9{CJK_CHARS}]")
@@ -197,6 +240,7 @@ def evaluate_corpus(
     documents: Path,
     *,
     k: int = 5,
+    llm: bool = False,
     embeddings: LocalEmbeddings | None = None,
     progress: Progress = _no_progress,
 ) -> dict:
@@ -211,11 +255,12 @@ def evaluate_corpus(
     settings = Settings()
     embeddings = embeddings or load_embeddings(settings)
     result: dict = {"dataset": str(data), "documents": str(documents), "k": k, "questions": len(questions),
-                    "index_runs": 1, "embedding_model": embeddings.model_name}
+                    "index_runs": 1, "embedding_model": embeddings.model_name,
+                    "engine": _engine_name(settings, llm)}
     with tempfile.TemporaryDirectory(prefix="assistant-eval-") as folder:
         work = Path(folder)
         shutil.copytree(documents, work / "documents")
-        with _scratch_index(work, "index") as scratch:
+        with _scratch_index(work, "index", llm) as scratch:
             report = sync(scratch, embeddings=embeddings)
             if report.failed:
                 raise ConfigError(f"{len(report.failed)} documents failed to index: {report.failed[:3]}")
@@ -303,13 +348,15 @@ def evaluate(
     negatives: Path | None = None,
     index_runs: int = 1,
     as_format: str = "md",
+    llm: bool = False,
     embeddings: LocalEmbeddings | None = None,
     progress: Progress = _no_progress,
 ) -> dict:
     """Index ``data``'s articles in a temporary index and measure every system on its questions.
 
     ``as_format`` writes ours as PDF, Word, HTML or wrapped Markdown files first (see ``render``);
-    the baselines always read the plain text.
+    the baselines always read the plain text. Answers come from the extractive default, or with
+    ``llm`` from the language model ASSISTANT_LLM configures, with its grounding figures.
 
     With ``index_runs`` above 1, ours and the tutorial index the articles that many times in
     turn, and indexing speed is the median of the runs. The user's own index is never touched.
@@ -322,11 +369,11 @@ def evaluate(
     result: dict = {
         "dataset": str(data) + ("" if as_format == "md" else f" as {as_format}"), "k": k,
         "questions": len(questions), "index_runs": index_runs,
-        "embedding_model": embeddings.model_name,
+        "embedding_model": embeddings.model_name, "engine": _engine_name(settings, llm),
     }
     with tempfile.TemporaryDirectory(prefix="assistant-eval-") as folder:
         work = Path(folder)
-        result["ours"] = _ours(articles, questions, other, k, work, embeddings, progress, as_format)
+        result["ours"] = _ours(articles, questions, other, k, work, embeddings, progress, as_format, llm)
         if baseline:
             # The tutorial embeds with plain sentence-transformers on torch (HuggingFaceEmbeddings):
             # the same model as ours, run the tutorial's way whichever backend ours uses.
@@ -355,7 +402,7 @@ def format_table(result: dict) -> str:
         header += f"{'ours/base':>12}"
     lines = [
         f"{result['dataset']}: {result['questions']} questions, k={result['k']}, ours embedding with "
-        f"{result['embedding_model']}" + (
+        f"{result['embedding_model']}, answers by {result.get('engine', 'extractive')}" + (
             f", indexing the median of {result['index_runs']} runs" if result["index_runs"] > 1 else ""
         ),
         header,
