@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -27,12 +28,17 @@ from tests.serving import free_port
 
 ANSWER_PIECES = ["Employers ", "pay the ", "apprenticeship levy [", "2]; it is ", "0.5% of the pay bill [1]."]
 STANDALONE = "When did the UK apprenticeship levy start?"
+RAW = "@@content@@"  # stands in the JSON for a piece's bytes, written as they are
 
 
 class ChatServer:
-    """A tiny OpenAI-compatible /v1/chat/completions (streamed and not) that records its requests."""
+    """A tiny OpenAI-compatible /v1/chat/completions (streamed and not) that records its requests.
 
-    def __init__(self, reply: Callable[[dict], list[str]], model: str = "test-model") -> None:
+    ``reply`` gives the pieces of the answer (bytes are sent as they are, even if not UTF-8; an
+    endless iterator streams until the client hangs up), or an HTTP status to fail with.
+    """
+
+    def __init__(self, reply: Callable[[dict], Iterable[str | bytes] | int], model: str = "test-model") -> None:
         self.requests: list[dict] = []
         server = self
 
@@ -46,20 +52,27 @@ class ChatServer:
                 if self.path != "/v1/chat/completions" or body.get("model") != model:
                     return self.send_json(404, {"error": {"message": f"model {body.get('model')} not found"}})
                 pieces = reply(body)
+                if isinstance(pieces, int):
+                    return self.send_json(pieces, {"error": {"message": "the model failed"}})
                 if not body.get("stream"):
                     message = {"role": "assistant", "content": "".join(pieces)}
                     return self.send_json(200, completion("chat.completion", message=message))
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
                 self.end_headers()
-                for piece in pieces:
-                    self.event(completion("chat.completion.chunk", delta={"content": piece}))
-                    time.sleep(0.01)  # arrive as separate network reads
-                self.event(completion("chat.completion.chunk", delta={}, finish_reason="stop"))
-                self.wfile.write(b"data: [DONE]\n\n")
+                try:
+                    for number, piece in enumerate(pieces):
+                        self.event(completion("chat.completion.chunk", delta={"content": RAW}), piece)
+                        if number < 10:
+                            time.sleep(0.01)  # arrive as separate network reads
+                    self.event(completion("chat.completion.chunk", delta={}, finish_reason="stop"))
+                    self.wfile.write(b"data: [DONE]\n\n")
+                except (BrokenPipeError, ConnectionResetError):  # the client stopped reading
+                    pass
 
-            def event(self, payload: dict) -> None:
-                self.wfile.write(f"data: {json.dumps(payload)}\n\n".encode())
+            def event(self, payload: dict, content: str | bytes = "") -> None:
+                raw = content if isinstance(content, bytes) else json.dumps(content)[1:-1].encode()
+                self.wfile.write(b"data: " + json.dumps(payload).encode().replace(RAW.encode(), raw) + b"\n\n")
                 self.wfile.flush()
 
             def send_json(self, status: int, payload: dict) -> None:
@@ -142,9 +155,12 @@ def test_openai_condenses_a_follow_up_with_the_history(
     prompt = "\n".join(m["content"] for m in condense["messages"])
     assert QUESTION in prompt and "Employers with a pay bill over £3 million pay it." in prompt
     assert "When did it start?" in prompt and "[1]" not in prompt
-    # One line, not an essay (langchain-openai sends max_tokens as max_completion_tokens).
-    assert condense["stop"] == ["\n"] and condense["max_completion_tokens"] == prompting.CONDENSE_TOKENS
-    assert respond["max_completion_tokens"] == prompting.ANSWER_TOKENS and "stop" not in respond
+    # One line, not an essay: the cap sent both as OpenAI's max_completion_tokens and as the
+    # max_tokens that llama.cpp's and other compatible servers read.
+    assert condense["stop"] == ["\n"]
+    assert condense["max_completion_tokens"] == condense["max_tokens"] == prompting.CONDENSE_TOKENS
+    assert respond["max_completion_tokens"] == respond["max_tokens"] == prompting.ANSWER_TOKENS
+    assert "stop" not in respond
     assert respond["messages"][1]["content"].rstrip().endswith(f"Question: {STANDALONE}")
 
 
@@ -206,3 +222,44 @@ def test_eval_llm_reports_how_the_models_answers_fared(
     assert figures["grounded_rate"] + figures["fallback_rate"] == pytest.approx(1.0)
     assert figures["unsupported_numbers_shown"] == 0
     assert figures["answer_hit"] > 0
+
+
+@pytest.mark.parametrize(
+    ("name", "reply"), [("empty", lambda body: []), ("endless", lambda body: itertools.repeat("levy "))]
+)
+def test_a_misbehaving_server_gives_the_quoted_answer_in_good_time(
+    indexed: Settings, embeddings: LocalEmbeddings, monkeypatch: pytest.MonkeyPatch, name: str,
+    reply: Callable[[dict], Iterable[str]],
+) -> None:
+    server = ChatServer(reply)
+    try:
+        assistant = Assistant(use_openai(monkeypatch, server.url), embeddings=embeddings)
+        started = time.monotonic()
+        answer = assistant.answer(QUESTION)
+    finally:
+        server.close()
+    assert time.monotonic() - started < 30, name
+    assert answer.found and answer.sources, name
+    assert answer.grounding.startswith("fallback: " + ("the model wrote nothing" if name == "empty" else "")), name
+    # Read no further than the token budget allows (a piece is about a token).
+    assert len(answer.model_text) <= prompting.MAX_PIECES_PER_TOKEN * prompting.ANSWER_TOKENS * len("levy ")
+
+
+@pytest.mark.parametrize(
+    ("reply", "failure"),
+    [
+        (lambda body: 500, r"refused the request \(500\): .*the model failed"),
+        (lambda body: [b"Employers pay the levy \xff\xfe caf\xe9 [1]."], "sent a reply that is not UTF-8 text"),
+    ],
+)
+def test_a_server_failure_is_one_clear_line(
+    indexed: Settings, embeddings: LocalEmbeddings, monkeypatch: pytest.MonkeyPatch,
+    reply: Callable[[dict], Iterable[bytes] | int], failure: str,
+) -> None:
+    server = ChatServer(reply)
+    try:
+        assistant = Assistant(use_openai(monkeypatch, server.url), embeddings=embeddings)
+        with pytest.raises(AssistantError, match=rf"^the LLM server at {re.escape(server.url)} {failure}"):
+            assistant.answer(QUESTION)
+    finally:
+        server.close()

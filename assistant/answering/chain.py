@@ -21,6 +21,8 @@ from assistant.search.retriever import HybridRetriever
 from assistant.types import NOT_FOUND, Answer, Engine, Passage
 
 History = list[tuple[str, str]]
+# A server that cannot fit the prompt in its context window may reply with nothing at all.
+EMPTY_REPLY = "the model wrote nothing (is ASSISTANT_LLM_CONTEXT_TOKENS within the server's context window?)"
 UNGROUNDED_NOTICE = "The model's answer could not be tied to the documents; these are their own words:"
 # Follow-ups lean on the latest turns only; older ones are never read.
 HISTORY_TURNS = 20
@@ -150,6 +152,9 @@ class Assistant(Runnable[str | Question, Answer]):
             return
         if not numbering.cited and NOT_FOUND.rstrip(".").lower() in text.lower():
             yield Answer(NOT_FOUND, [], found=False, query=query, grounding="declined by the model", model_text=text)
+            return
+        if not text:
+            yield from self._quoted_instead(query, passages, text, EMPTY_REPLY)
             return
         cited = {n: passages[position] for n, position in enumerate(numbering.cited, start=1)}
         checked = grounding.check(text, cited)

@@ -4,21 +4,32 @@
 from __future__ import annotations
 
 import html
+import logging
 import math
 import re
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
-from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
+from langchain_core.runnables import Runnable
 
 from assistant.errors import AssistantError, ConfigError
 from assistant.types import CITATION, NOT_FOUND, Passage
 
+log = logging.getLogger(__name__)
+
 # Tokens kept free for the answer: the context holds the prompt and what the model writes.
 ANSWER_TOKENS = 512
+# What we read of one reply however the server behaves: a server that ignores max_tokens, or streams
+# forever, is cut off here (a streamed piece is a token or so; the seconds are for the whole reply).
+MAX_PIECES_PER_TOKEN = 2
+REPLY_SECONDS = 180.0
+# LangChain's error for a stream that ended before its first event (llama.cpp's server does that
+# when the prompt is over its context window): an empty reply, not a crash.
+NO_CHUNKS = "No generation chunks were returned"
 # OpenAI's chat format wraps each message in a few tokens and primes the reply with three more.
 MESSAGE_OVERHEAD_TOKENS = 4
 REPLY_OVERHEAD_TOKENS = 3
@@ -27,6 +38,7 @@ HISTORY_TURNS = 4
 # A standalone question is one line; a small model would otherwise ramble on to its token limit.
 CONDENSE_TOKENS = 128
 CONDENSE_STOP = ["\n"]
+QUESTION_MARKS = ("?", "？")
 
 ANSWER_PROMPT = ChatPromptTemplate.from_messages(
     [
@@ -136,7 +148,7 @@ def _first_line(text: str) -> str:
 
 
 class LLMEngine:
-    """Answers from passages with a chat model: ANSWER_PROMPT | model | StrOutputParser."""
+    """Answers from passages with a chat model: ANSWER_PROMPT's messages, the model's streamed reply."""
 
     def __init__(
         self,
@@ -147,14 +159,13 @@ class LLMEngine:
         context_tokens: int = 4096,
         answer_tokens: int = ANSWER_TOKENS,
         describe_failure: Callable[[Exception], AssistantError | None] | None = None,
+        reply_seconds: float = REPLY_SECONDS,
+        condense_options: dict[str, Any] | None = None,
     ) -> None:
-        self.model, self.name = model, name
+        self.model, self.name, self.reply_seconds = model, name, reply_seconds
         self.count_tokens, self.context_tokens, self.answer_tokens = count_tokens, context_tokens, answer_tokens
         self.describe_failure = describe_failure or (lambda exc: None)
-        self.chain = ANSWER_PROMPT | model | StrOutputParser()
-        self.condense_chain = (
-            CONDENSE_PROMPT | model.bind(max_tokens=CONDENSE_TOKENS, stop=CONDENSE_STOP) | StrOutputParser()
-        )
+        self.condense_model = model.bind(max_tokens=CONDENSE_TOKENS, stop=CONDENSE_STOP, **(condense_options or {}))
 
     @property
     def prompt_budget(self) -> int:
@@ -198,17 +209,33 @@ class LLMEngine:
         context = self.pack(question, passages)
         return ANSWER_PROMPT.format_messages(context=context, question=question)
 
-    def _run(self, chain: Any, values: dict[str, str]) -> Iterator[str]:
+    def _run(self, model: Runnable, messages: list[BaseMessage], max_tokens: int) -> Iterator[str]:
+        """The reply's text as it comes, no more than the budget (pieces and seconds) allows.
+
+        The model is streamed itself, not through a prompt | model | parser sequence: closing a
+        sequence's stream reads its model's stream to the end, and a server may never end it.
+        """
+        deadline = time.monotonic() + self.reply_seconds
+        chunks = model.stream(messages)
         try:
-            yield from chain.stream(values)
+            for count, chunk in enumerate(chunks, start=1):
+                yield chunk.text
+                if count >= MAX_PIECES_PER_TOKEN * max_tokens or time.monotonic() > deadline:
+                    log.warning("the %s model's reply was cut off after %d pieces", self.name, count)
+                    break
         except Exception as exc:
+            if isinstance(exc, ValueError) and NO_CHUNKS in str(exc):
+                log.warning("the %s model's reply held no text at all", self.name)  # the caller sees it empty
+                return
             if (error := self.describe_failure(exc)) is not None:
                 raise error from exc
             raise
+        finally:
+            chunks.close()  # stops reading, and closes the connection to the server
 
     def stream(self, question: str, passages: list[Passage]) -> Iterator[str]:
         """Yield the answer as the model writes it, citing passages by position as [1], [2] ..."""
-        yield from self._run(self.chain, {"context": self.pack(question, passages), "question": question})
+        yield from self._run(self.model, self.prompt_messages(question, passages), self.answer_tokens)
 
     def condense(self, question: str, history: list[tuple[str, str]]) -> str:
         """The follow-up ``question`` rewritten to stand alone, using the chat history."""
@@ -225,5 +252,10 @@ class LLMEngine:
             raise self._too_small("the question")
         if not fits(text):  # the latest turns matter most: cut from the start
             text = _longest_fitting(text, fits, keep_end=True)
-        standalone = _first_line("".join(self._run(self.condense_chain, {"history": text, "question": question})))
-        return standalone or question
+        messages = CONDENSE_PROMPT.format_messages(history=text, question=question)
+        standalone = _first_line("".join(self._run(self.condense_model, messages, CONDENSE_TOKENS)))
+        if standalone and (standalone.endswith(QUESTION_MARKS) or not question.rstrip().endswith(QUESTION_MARKS)):
+            return standalone
+        # A small model may answer instead of rewriting ("The answer is ..."): searching for that
+        # would find its guess. The last question and this one together carry what "it" refers to.
+        return f"{history[-1][0].strip()} {question}"
