@@ -4,7 +4,7 @@ PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
 INDEX   ?= $(or $(ASSISTANT_INDEX_DIR),index)
 
-.PHONY: install install-local run index test test-fast lint bench benchmarks browser postgres clean
+.PHONY: install install-local run index test test-fast test-llm lint bench benchmarks browser postgres clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -52,6 +52,13 @@ test: $(STAMP) browser postgres lint
 # The edit-test loop: everything but the tests marked slow.
 test-fast: $(STAMP) lint
 	$(PY) -m pytest -q -m "not slow"
+
+# Opt-in: the openai engine through a real model server, llama.cpp's llama_cpp.server serving the
+# SmolLM2 GGUF. Its [server] build compiles llama.cpp (about 7 minutes on 2 cores; the multimodal
+# library is left out, text needs none of it).
+test-llm: install-local
+	CMAKE_ARGS="-DLLAVA_BUILD=OFF" $(PY) -m pip install 'llama-cpp-python[server]==0.3.36'
+	ASSISTANT_TEST_LLM=1 $(PY) -m pytest -q -m llm
 
 # Indexing throughput only (a few minutes).
 bench: $(STAMP)
