@@ -261,6 +261,11 @@ def ask_command(question: str, index_dir: Path | None, as_json: bool) -> None:
     help="Write DATA's articles as these files before indexing: loaders and cleaning measured end to end.",
 )
 @click.option(
+    "--documents", "documents", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Ask DATA's questions of this file's articles (same question ids, e.g. XQuAD in another language): "
+    "cross-language retrieval and answers, scored with this file's answers.",
+)
+@click.option(
     "--llm", is_flag=True,
     help="Answer with the language model ASSISTANT_LLM configures, not the extractive default; adds "
     "grounded_rate, fallback_rate and unsupported_numbers_shown.",
@@ -277,6 +282,7 @@ def eval_command(
     negatives: Path | None,
     index_runs: int,
     as_format: str,
+    documents: Path | None,
     llm: bool,
     json_out: Path | None,
 ) -> None:
@@ -300,7 +306,7 @@ def eval_command(
     else:
         result = evaluate(
             data, limit=limit, k=k, baseline=baseline, negatives=negatives, index_runs=index_runs,
-            as_format=as_format, llm=llm, progress=progress,
+            as_format=as_format, llm=llm, documents=documents, progress=progress,
         )
     click.echo(format_table(result))
     if json_out:

@@ -18,11 +18,15 @@ from assistant.config import Settings
 from assistant.embed.embeddings import LocalEmbeddings, load_embeddings
 from assistant.errors import QuestionError
 from assistant.search.retriever import HybridRetriever
+from assistant.text import has_cjk
 from assistant.types import NOT_FOUND, Answer, Engine, Passage
 
 History = list[tuple[str, str]]
 # A server that cannot fit the prompt in its context window may reply with nothing at all.
 EMPTY_REPLY = "the model wrote nothing (is ASSISTANT_LLM_CONTEXT_TOKENS within the server's context window?)"
+# A passage given to the engine is at least this share of the way to the gate's threshold.
+PASSAGE_SHARE_OF_GATE = 0.5
+QUOTED_FROM_ENGLISH = "以下回答引自英文文档原文："
 UNGROUNDED_NOTICE = "The model's answer could not be tied to the documents; these are their own words:"
 # Follow-ups lean on the latest turns only; older ones are never read.
 HISTORY_TURNS = 20
@@ -134,8 +138,14 @@ class Assistant(Runnable[str | Question, Answer]):
             yield NOT_FOUND
             yield Answer(NOT_FOUND, [], found=False, query=query)
             return
+        # Retrieval fills its k places whatever their worth; one far below the gate is left out
+        # rather than quoted (a passage in the question's language can share a word and nothing else).
+        passages = [p for p in passages if p.relevance >= PASSAGE_SHARE_OF_GATE * self.settings.min_relevance]
         numbering = CitationNumbering(passages)
         pieces: list[str] = []
+        if self.engine.name == "extractive" and (note := _quoted_across_languages(query, passages)):
+            pieces.append(note)
+            yield note
         for raw in self.engine.stream(query, passages):
             if piece := numbering.feed(raw):
                 pieces.append(piece)
@@ -179,6 +189,14 @@ class Assistant(Runnable[str | Question, Answer]):
         yield "\n\n" + text
         yield Answer(text, numbering.sources(quoted), found=True, query=query, grounding=f"fallback: {reason}",
                      model_text=model_text)
+
+
+def _quoted_across_languages(question: str, passages: list[Passage]) -> str | None:
+    """The line that opens a Chinese question's answer quoted from English passages (the quotes
+    stay as written: translating them would put words in the documents' mouths)."""
+    if has_cjk(question) and not any(p.metadata.get("language") == "zh" for p in passages):
+        return QUOTED_FROM_ENGLISH + "\n\n"
+    return None
 
 
 _default_lock = threading.Lock()

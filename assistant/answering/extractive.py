@@ -10,7 +10,7 @@ import numpy as np
 
 from assistant.answering import cues
 from assistant.embed.embeddings import LocalEmbeddings
-from assistant.text import cut_words, has_cjk, tokens, word_count
+from assistant.text import cut_words, tokens, word_count
 from assistant.types import Passage
 
 MAX_WORDS = 80
@@ -104,7 +104,7 @@ class ExtractiveEngine:
         # Earlier passages were judged more relevant by retrieval: a small tie-breaking prior.
         prior = np.array([0.02 * (len(passages) - number + 1) for number in numbers])
         match = LEXICAL_WEIGHT * lexical
-        if not has_cjk(question):  # the English-only model's similarities are noise for Chinese
+        if self.embeddings.reads(question):  # an English-only model's similarities are noise for Chinese
             match += vectors @ np.asarray(self.embeddings.embed_query(question), dtype=np.float32)
         scores = _with_context(match, numbers) + prior + _answer_type_bonus(question, texts)
         # A sentence that only introduces a list ("... as follows:") answers nothing by itself.

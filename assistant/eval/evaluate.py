@@ -349,6 +349,7 @@ def evaluate(
     index_runs: int = 1,
     as_format: str = "md",
     llm: bool = False,
+    documents: Path | None = None,
     embeddings: LocalEmbeddings | None = None,
     progress: Progress = _no_progress,
 ) -> dict:
@@ -358,16 +359,22 @@ def evaluate(
     the baselines always read the plain text. Answers come from the extractive default, or with
     ``llm`` from the language model ASSISTANT_LLM configures, with its grounding figures.
 
+    With ``documents`` (a SQuAD file of the same questions in another language, as XQuAD's are),
+    ``data``'s questions are asked of ``documents``' articles, and its answers are the gold ones.
+
     With ``index_runs`` above 1, ours and the tutorial index the articles that many times in
     turn, and indexing speed is the median of the runs. The user's own index is never touched.
     """
     articles, questions = load_squad(data)
+    if documents is not None:
+        articles, questions = _asked_of(documents, questions)
     questions = spread(questions, limit)
     other = spread(load_squad(negatives)[1], len(questions)) if negatives else []
     settings = Settings()
     embeddings = embeddings or load_embeddings(settings)
     result: dict = {
-        "dataset": str(data) + ("" if as_format == "md" else f" as {as_format}"), "k": k,
+        "dataset": str(data) + (f" against {documents}" if documents else "")
+        + ("" if as_format == "md" else f" as {as_format}"), "k": k,
         "questions": len(questions), "index_runs": index_runs,
         "embedding_model": embeddings.model_name, "engine": _engine_name(settings, llm),
     }
@@ -392,6 +399,17 @@ def evaluate(
         for system, values in rates.items():
             result[system]["index_chunks_per_s"] = round(statistics.median(values), 2)
     return result
+
+
+def _asked_of(documents: Path, questions: list[Question]) -> tuple[list[Article], list[Question]]:
+    """``documents``' articles, and ``questions`` with the gold answers and article of the question
+    of ``documents`` that has the same id (cross-language evaluation); questions without one are left out."""
+    articles, theirs = load_squad(documents)
+    by_id = {q.id: q for q in theirs}
+    asked = [Question(q.id, q.text, by_id[q.id].answers, by_id[q.id].source) for q in questions if q.id in by_id]
+    if not asked:
+        raise ConfigError(f"no question of the evaluated file has an id in {documents}")
+    return articles, asked
 
 
 def format_table(result: dict) -> str:
