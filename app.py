@@ -46,6 +46,46 @@ SNIPPET_CHARS = 1200
 DOCUMENT_COLUMNS = ["file", "title", "language", "date", "summary", "chunks"]
 # Every ASCII character that Markdown (or the chat's $$ formulas) can give a meaning to; & < > become entities.
 _MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_{}\[\]()#+\-.!|~=:$\"'])")
+_SHOWN_CITATION = re.compile(r"\\\[(\d{1,3})\\\]")
+_LINKED_CITATION = re.compile(r"\[\\\[(\d{1,3})\\\]\]\(#source-\d{1,3}\)")
+_ESCAPED_PUNCTUATION = re.compile(r"\\" + _MARKDOWN_PUNCTUATION.pattern)
+# Clicking a citation opens the answer's sources, scrolls to that source and outlines it (its
+# quoted sentences are already in bold). In the page's head: Gradio runs no script in messages.
+CITATION_SCRIPT = """
+<script>
+document.addEventListener("click", (event) => {
+  const link = event.target.closest && event.target.closest('a[href^="#source-"]');
+  if (!link) return;
+  event.preventDefault();
+  event.stopPropagation();
+  const number = link.getAttribute("href").slice("#source-".length);
+  const groups = [...document.querySelectorAll(".thought-group")].filter(
+    (group) => link.compareDocumentPosition(group) & Node.DOCUMENT_POSITION_FOLLOWING
+      && group.textContent.includes("Sources ("));
+  if (!groups.length) return;
+  const group = groups[0];
+  const focus = () => {
+    const heading = [...group.querySelectorAll("strong")].find(
+      (strong) => strong.textContent.startsWith("[" + number + "]"));
+    if (!heading) return false;
+    group.querySelectorAll(".source-focus").forEach((element) => element.classList.remove("source-focus"));
+    let block = heading.closest("p");
+    block.classList.add("source-focus");
+    for (let next = block.nextElementSibling; next && next.tagName === "BLOCKQUOTE"; next = next.nextElementSibling) {
+      next.classList.add("source-focus");
+    }
+    block.scrollIntoView({block: "center"});
+    return true;
+  };
+  if (!focus()) {
+    group.querySelector("[role='button']").click();
+    let tries = 0;
+    const retry = setInterval(() => { if (focus() || ++tries > 40) clearInterval(retry); }, 50);
+  }
+}, true);
+</script>
+"""
+CITATION_CSS = ".source-focus { outline: 2px solid #f59e0b; outline-offset: 2px; border-radius: 4px; }"
 # Sign-in: the delay after the first failed attempt, doubling with each further one up to the maximum.
 FIRST_LOGIN_DELAY = 0.5
 MAX_LOGIN_DELAY = 30.0
@@ -79,9 +119,16 @@ def history_pairs(messages: list[dict] | None) -> list[tuple[str, str]]:
         if message.get("role") == "user":
             question = text
         elif message.get("role") == "assistant" and question is not None:
-            pairs.append((question, text))
+            pairs.append((question, as_written(text)))
             question = None
     return pairs
+
+
+def as_written(shown: str) -> str:
+    """An answer's text as the assistant wrote it, from the Markdown it was shown as (``inert``
+    and linked citations undone), so a follow-up is condensed from words, not escapes."""
+    plain = _LINKED_CITATION.sub(r"[\1]", shown)
+    return html.unescape(_ESCAPED_PUNCTUATION.sub(r"\1", plain))
 
 
 def inert(text: str) -> str:
@@ -116,6 +163,11 @@ def _marked(line: str, used: tuple[str, ...]) -> str:
     return "".join([*out, inert(line[done:])])
 
 
+def _linked_citations(shown: str) -> str:
+    """An answer's citations (inert: ``\\[2\\]``) as links that open that source (see CITATION_SCRIPT)."""
+    return _SHOWN_CITATION.sub(r"[\\[\1\\]](#source-\1)", shown)
+
+
 def _draft(text: str) -> dict:
     """A language model's text as it streams: collapsed and marked pending until the check has run."""
     return {
@@ -130,7 +182,7 @@ def answer_messages(answer: Answer) -> list[dict]:
     if not answer.found:
         return [{"role": "assistant", "content": NOT_FOUND}]
     messages = [
-        {"role": "assistant", "content": inert(answer.text)},
+        {"role": "assistant", "content": _linked_citations(inert(answer.text))},
         {
             "role": "assistant",
             "content": sources_markdown(answer),
@@ -204,7 +256,7 @@ class AssistantUI:
                     yield answer_messages(item)
                     continue
                 shown += item
-                yield [_draft(shown)] if drafting else inert(shown)
+                yield [_draft(shown)] if drafting else _linked_citations(inert(shown))
 
     def ask(self, question: str, history: list[list[str]] | None = None) -> dict:
         """Answer a question from the documents: {text, found, query, sources: [{number, file, title, page,
@@ -488,6 +540,8 @@ def launch(
         # Oversized uploads are refused by the server before they reach the documents folder.
         max_file_size=settings.max_file_bytes,
         prevent_thread_lock=prevent_thread_lock,
+        head=CITATION_SCRIPT,
+        css=CITATION_CSS,
         show_error=False,
         quiet=prevent_thread_lock,
     )

@@ -255,7 +255,9 @@ def test_history_pairs_skip_sources_and_unanswered_questions() -> None:
 def test_answer_messages_escape_document_text() -> None:
     source = Source(number=1, path="a.md", title="A <b>", page=3, snippet="<script>x</script>", score=0.9)
     answer, sources = app.answer_messages(Answer("Text [1]", [source], found=True))
-    assert answer == {"role": "assistant", "content": r"Text \[1\]"}  # shown as "Text [1]"
+    # Shown as "Text [1]", the citation a link to its source.
+    assert answer == {"role": "assistant", "content": r"Text [\[1\]](#source-1)"}
+    assert app.as_written(answer["content"]) == "Text [1]"
     assert "<script>" not in sources["content"] and "&lt;script&gt;" in sources["content"]
     assert r"a\.md, page 3" in sources["content"]
     assert app.answer_messages(Answer("unsure", [], found=False)) == [{"role": "assistant", "content": NOT_FOUND}]
@@ -321,7 +323,8 @@ def _shown_answer() -> Answer:
 
 def test_quoted_document_text_is_inert_in_answers_and_sources() -> None:
     for message in app.answer_messages(_shown_answer()):
-        content = message["content"]
+        # The answer's own citation links are the only links: none comes from the document's text.
+        content = message["content"].replace("[\\[1\\]](#source-1)", "[1]")
         assert "<form" not in content and "<input" not in content and "<b>" not in content
         assert "![" not in content and "](" not in content and "$$" not in content
         assert "&lt;form" in content  # still readable as the document's own characters

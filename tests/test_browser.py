@@ -83,8 +83,15 @@ def test_ask_in_the_browser_and_open_the_sources(url: str, browser: WebDriver) -
     sources = "//*[contains(@class,'thought-group')]//*[@role='button'][contains(., 'Sources (')]"
     wait.until(ready.element_to_be_clickable((By.XPATH, sources)))
     assert "t-levels-guide-for-partners.html" not in chat_text(), "sources start collapsed"
-    wait.until(lambda _: click(sources))
+    # Clicking a citation opens the sources at that one, outlined, its quoted sentences in bold.
+    citation = "//*[@role='log']//a[@href='#source-1']"
+    wait.until(ready.element_to_be_clickable((By.XPATH, citation)))
+    wait.until(lambda _: click(citation))
     wait.until(lambda _: "t-levels-guide-for-partners.html" in chat_text())
+    focused = wait.until(lambda _: browser.find_elements(By.CSS_SELECTOR, "[role='log'] .source-focus"))
+    assert focused[0].text.startswith("[1] ") and len(browser.window_handles) == 1
+    OUTPUT.mkdir(exist_ok=True)
+    assert browser.save_screenshot(str(OUTPUT / "browser-citation.png"))
     shown = chat_text()
     assert "launched in September 2020" in shown.split("t-levels-guide-for-partners.html", 1)[1]
     # The passage shows in bold the sentence the answer quoted from it.
