@@ -64,8 +64,8 @@ test-llm: install-local
 bench: $(STAMP)
 	$(PY) benchmarks/indexing.py
 
-# Every benchmark, 400 questions per evaluation; rewrites BENCHMARKS.md (about 12 minutes on
-# 2 cores; without --limit every question is asked, about an hour).
+# Every benchmark, 400 questions per evaluation; rewrites BENCHMARKS.md (about 25 minutes on
+# 2 cores, an hour more with SmolLM2 after `make test-llm`; without --limit every question is asked).
 benchmarks: $(STAMP)
 	$(PY) benchmarks/report.py --limit 400
 

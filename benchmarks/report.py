@@ -1,13 +1,15 @@
 """Regenerate BENCHMARKS.md from runs of the committed code (`make benchmarks`).
 
 Runs `assistant eval` on XQuAD English (with the tutorial baseline and BM25), XQuAD Chinese,
-the cross-language negatives, the gate calibration, and the indexing benchmark, and writes
-every table with the command that produced it.
+the cross-language negatives, the gate calibration, and the indexing benchmark; then the same
+evaluations with multilingual-e5-small, across languages too; and, where llama.cpp's server is
+installed, SmolLM2 answering through it. Writes every table with the command that produced it.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import platform
 import subprocess
@@ -21,7 +23,31 @@ DATA = REPO.parent / "shared" / "bench-data"
 EN, ZH = DATA / "xquad.en.json", DATA / "xquad.zh.json"
 
 
-def runs(limit: list[str]) -> list[tuple[str, list[str]]]:
+E5 = {"ASSISTANT_EMBEDDING_MODEL": "multilingual-e5-small"}
+
+
+def runs(limit: list[str]) -> list[tuple[str, list[str], dict[str, str]]]:
+    """(title, command, environment) of every benchmark; the SmolLM2 run only where llama.cpp's
+    server is installed (`make test-llm`)."""
+    plain = [(title, command, {}) for title, command in _default_model_runs(limit)]
+    multilingual = [
+        ("multilingual-e5-small: XQuAD English", ["assistant", "eval", str(EN), *limit], E5),
+        ("multilingual-e5-small: XQuAD Chinese", ["assistant", "eval", str(ZH), *limit], E5),
+        ("multilingual-e5-small: Chinese questions against the English articles",
+         ["assistant", "eval", str(ZH), "--documents", str(EN), *limit], E5),
+        ("multilingual-e5-small: English questions against the Chinese articles",
+         ["assistant", "eval", str(EN), "--documents", str(ZH), *limit], E5),
+        ("multilingual-e5-small: the collection's own question set",
+         ["assistant", "eval", "--corpus", "benchmarks/corpus_qa.json", "--docs", "documents"], E5),
+    ]
+    llm = [
+        ("SmolLM2-135M through llama.cpp's server (`eval --llm`), 200 XQuAD English questions",
+         [sys.executable, "benchmarks/llm_eval.py", str(EN), "--limit", "200"], {}),
+    ] if importlib.util.find_spec("llama_cpp") else []
+    return plain + multilingual + llm
+
+
+def _default_model_runs(limit: list[str]) -> list[tuple[str, list[str]]]:
     return [
         (
             "XQuAD English, with the LangChain-tutorial baseline and BM25 alone",
@@ -75,10 +101,11 @@ def main() -> None:
         "declined; `negatives_declined` the other file's questions declined; `query_p50_ms` retrieval plus "
         "answer for ours, retrieval alone for the others.",
     ]
-    for title, command in runs(["--limit", str(args.limit)] if args.limit else []):
-        print(f"running: {_shown(command)}", file=sys.stderr)
-        out = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, check=True).stdout
-        lines += ["", f"## {title}", "", f"`{_shown(command)}`", "", "```", out.strip(), "```"]
+    for title, command, extra in runs(["--limit", str(args.limit)] if args.limit else []):
+        shown = " ".join([*(f"{k}={v}" for k, v in extra.items()), _shown(command)])
+        print(f"running: {shown}", file=sys.stderr)
+        out = subprocess.run(command, cwd=REPO, env=env | extra, capture_output=True, text=True, check=True).stdout
+        lines += ["", f"## {title}", "", f"`{shown}`", "", "```", out.strip(), "```"]
     (REPO / "BENCHMARKS.md").write_text("\n".join(lines) + "\n")
 
 
