@@ -23,7 +23,7 @@ import gradio as gr
 from assistant.answering.chain import Assistant, default_assistant
 from assistant.config import Settings
 from assistant.errors import AssistantError, DocumentExistsError, IndexStateError
-from assistant.types import NOT_FOUND, Answer
+from assistant.types import Answer, declined
 
 log = logging.getLogger("assistant.app")
 
@@ -180,7 +180,7 @@ def _draft(text: str) -> dict:
 def answer_messages(answer: Answer) -> list[dict]:
     """The final chat messages: the answer, then its sources collapsed under it."""
     if not answer.found:
-        return [{"role": "assistant", "content": NOT_FOUND}]
+        return [{"role": "assistant", "content": declined(answer.query)}]
     messages = [
         {"role": "assistant", "content": _linked_citations(inert(answer.text))},
         {

@@ -22,7 +22,7 @@ from assistant.config import Settings
 from assistant.embed.embeddings import LocalEmbeddings
 from assistant.errors import QuestionError
 from assistant.store.sync import sync
-from assistant.types import NOT_FOUND, Answer
+from assistant.types import NOT_FOUND, NOT_FOUND_ZH, Answer
 from tests.conftest import write
 from tests.index_runs import assert_one_line_error
 from tests.samples import LEVY, LEVY_DOC, RQF
@@ -70,6 +70,11 @@ def test_answers_hold_the_fact_and_cite_its_document(assistant: Assistant, quest
 def test_out_of_domain_questions_are_declined(assistant: Assistant, question: str) -> None:
     result = assistant.answer(question)
     assert (result.found, result.text, result.sources) == (False, NOT_FOUND, [])
+
+
+def test_a_chinese_question_is_declined_in_chinese(assistant: Assistant) -> None:
+    result = assistant.answer("法国的首都是哪里？")
+    assert (result.found, result.text, result.sources) == (False, NOT_FOUND_ZH, [])
 
 
 def test_follow_up_carries_the_subject(assistant: Assistant) -> None:

@@ -19,7 +19,7 @@ from assistant.embed.embeddings import LocalEmbeddings, load_embeddings
 from assistant.errors import QuestionError
 from assistant.search.retriever import HybridRetriever
 from assistant.text import has_cjk
-from assistant.types import NOT_FOUND, Answer, Engine, Passage
+from assistant.types import NOT_FOUND, Answer, Engine, Passage, declined
 
 History = list[tuple[str, str]]
 # A server that cannot fit the prompt in its context window may reply with nothing at all.
@@ -135,8 +135,8 @@ class Assistant(Runnable[str | Question, Answer]):
         answer from the same passages stands in, with a line saying so.
         """
         if not passages or max(p.relevance for p in passages) < self.settings.min_relevance:
-            yield NOT_FOUND
-            yield Answer(NOT_FOUND, [], found=False, query=query)
+            yield declined(query)
+            yield Answer(declined(query), [], found=False, query=query)
             return
         # Retrieval fills its k places whatever their worth; one far below the gate is left out
         # rather than quoted (a passage in the question's language can share a word and nothing else).
@@ -156,12 +156,13 @@ class Assistant(Runnable[str | Question, Answer]):
         text = "".join(pieces).strip()
         if self.engine.name == "extractive":
             if not numbering.cited:  # nothing grounded in a passage is not an answer
-                yield Answer(NOT_FOUND, [], found=False, query=query)
+                yield Answer(declined(query), [], found=False, query=query)
                 return
             yield Answer(text, numbering.sources(text), found=True, query=query)
             return
         if not numbering.cited and NOT_FOUND.rstrip(".").lower() in text.lower():
-            yield Answer(NOT_FOUND, [], found=False, query=query, grounding="declined by the model", model_text=text)
+            yield Answer(declined(query), [], found=False, query=query, grounding="declined by the model",
+                         model_text=text)
             return
         if not text:
             yield from self._quoted_instead(query, passages, text, EMPTY_REPLY)
@@ -182,7 +183,7 @@ class Assistant(Runnable[str | Question, Answer]):
         numbering = CitationNumbering(passages)
         quoted = numbering.feed("".join(self.fallback.stream(query, passages))) + numbering.flush()
         if not numbering.cited:
-            yield Answer(NOT_FOUND, [], found=False, query=query, grounding=f"fallback: {reason}",
+            yield Answer(declined(query), [], found=False, query=query, grounding=f"fallback: {reason}",
                          model_text=model_text)
             return
         text = f"{UNGROUNDED_NOTICE}\n\n{quoted.strip()}"
