@@ -20,10 +20,10 @@ from typing import Any
 
 import gradio as gr
 
-from assistant.answering.chain import Assistant, default_assistant
+from assistant.answering.chain import Assistant, declined, default_assistant
 from assistant.config import Settings
 from assistant.errors import AssistantError, DocumentExistsError, IndexStateError
-from assistant.types import Answer, declined
+from assistant.types import Answer
 
 log = logging.getLogger("assistant.app")
 

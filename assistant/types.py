@@ -7,8 +7,6 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Protocol
 
-from assistant.text import has_cjk
-
 NOT_FOUND = "I could not find this in the documents."
 NOT_FOUND_ZH = "在文档中没有找到这个问题的答案。"
 # How every engine cites a passage: its number in square brackets.
@@ -56,11 +54,6 @@ class Answer:
 
     def as_dict(self) -> dict:
         return asdict(self)
-
-
-def declined(question: str) -> str:
-    """The decline, in the question's language."""
-    return NOT_FOUND_ZH if has_cjk(question) else NOT_FOUND
 
 
 class Engine(Protocol):

@@ -22,13 +22,13 @@ import httpx
 import pytest
 
 from assistant.answering import prompting
-from assistant.answering.chain import UNGROUNDED_NOTICE, Assistant
+from assistant.answering.chain import UNGROUNDED_NOTICE, Assistant, declined
 from assistant.answering.citations import sentences_by_source
 from assistant.answering.local_engine import local_model_path
 from assistant.config import Settings
 from assistant.embed.embeddings import LocalEmbeddings
 from assistant.errors import AssistantError
-from assistant.types import Answer, declined
+from assistant.types import Answer
 from tests.engines import passage
 from tests.serving import free_port
 

@@ -19,7 +19,7 @@ from assistant.embed.embeddings import LocalEmbeddings, load_embeddings
 from assistant.errors import QuestionError
 from assistant.search.retriever import HybridRetriever
 from assistant.text import has_cjk
-from assistant.types import NOT_FOUND, Answer, Engine, Passage, declined
+from assistant.types import NOT_FOUND, NOT_FOUND_ZH, Answer, Engine, Passage
 
 History = list[tuple[str, str]]
 # A server that cannot fit the prompt in its context window may reply with nothing at all.
@@ -190,6 +190,11 @@ class Assistant(Runnable[str | Question, Answer]):
         yield "\n\n" + text
         yield Answer(text, numbering.sources(quoted), found=True, query=query, grounding=f"fallback: {reason}",
                      model_text=model_text)
+
+
+def declined(question: str) -> str:
+    """The decline, in the question's language."""
+    return NOT_FOUND_ZH if has_cjk(question) else NOT_FOUND
 
 
 def _quoted_across_languages(question: str, passages: list[Passage]) -> str | None:
