@@ -440,17 +440,17 @@ def build_app(
     ui = AssistantUI(settings, assistant)
     if preload:
         threading.Thread(target=ui.preload, name="preload-assistant", daemon=True).start()
-    supported = ", ".join(_supported_suffixes())
     # Gradio's cache of uploads and generated files: cleared hourly of anything over an hour old.
     with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(3600, 3600)) as app:
-        gr.Markdown(f"# {TITLE}\n{DESCRIPTION}")
+        text = translations(ui.settings)
+        gr.Markdown(text("heading"))
         # Shown while the index loads in the background (a question asked meanwhile waits for it).
         loading = gr.Markdown("Loading the document index …", elem_id="loading-note")
-        with gr.Tab("Chat"):
+        with gr.Tab(text("chat_tab")):
             chatbot = gr.Chatbot(
-                label="Conversation",
+                label=text("conversation"),
                 height=520,
-                placeholder="Ask about China–UK vocational education cooperation, or pick an example.",
+                placeholder=text("placeholder"),
                 buttons=["copy"],
                 feedback_options=("Like", "Dislike"),
             )
@@ -465,36 +465,36 @@ def build_app(
             )
             # Ratings are kept in the index folder with what was shown (`assistant feedback`).
             chatbot.like(ui.rate, [chatbot], None, api_visibility="private", queue=False)
-            clear = gr.Button("Clear chat", variant="secondary", size="sm")
+            clear = gr.Button(text("clear"), variant="secondary", size="sm")
             # Both the shown conversation and the history the next question is condensed with.
             clear.click(lambda: ([], []), None, [chat.chatbot, chat.chatbot_state], queue=False,
                         api_visibility="private")
-        with gr.Tab("Documents"):
+        with gr.Tab(text("documents_tab")):
             note = gr.Markdown()
             table = gr.Dataframe(
                 headers=DOCUMENT_COLUMNS, datatype=["str", "str", "str", "str", "str", "number"], interactive=False,
-                label="Indexed documents", wrap=True, column_widths=["18%", "26%", "6%", "8%", "36%", "6%"],
+                label=text("indexed"), wrap=True, column_widths=["18%", "26%", "6%", "8%", "36%", "6%"],
                 max_height=360,
             )
             with gr.Row():
-                chosen = gr.Dropdown(label="Document", choices=[], value=None, scale=3, elem_id="document-choice")
-                preview_button = gr.Button("Preview", scale=1)
-                remove_button = gr.Button("Remove…", variant="stop", scale=1)
+                chosen = gr.Dropdown(label=text("document"), choices=[], value=None, scale=3, elem_id="document-choice")
+                preview_button = gr.Button(text("preview"), scale=1)
+                remove_button = gr.Button(text("remove"), variant="stop", scale=1)
             with gr.Row(visible=False) as confirm_row:
                 confirm_note = gr.Markdown()
-                confirm_button = gr.Button("Yes, remove it", variant="stop")
-                cancel_button = gr.Button("Cancel")
+                confirm_button = gr.Button(text("confirm_remove"), variant="stop")
+                cancel_button = gr.Button(text("cancel"))
             with gr.Row():
                 files = gr.File(
-                    label=f"Add documents ({supported}; up to {ui.settings.max_file_mb:g} MB each)",
+                    label=text("add_documents"),
                     file_count="multiple", type="filepath", elem_id="document-upload",
                 )
                 with gr.Column():
-                    replace = gr.Checkbox(label="Replace existing files of the same name", value=False)
-                    upload = gr.Button("Add to documents folder")
-                    reindex = gr.Button("Re-index", variant="primary")
-                    result = gr.Textbox(label="Result", lines=4, interactive=False)
-            preview = gr.Markdown(label="Preview", elem_id="document-preview")
+                    replace = gr.Checkbox(label=text("replace"), value=False)
+                    upload = gr.Button(text("upload"))
+                    reindex = gr.Button(text("reindex"), variant="primary")
+                    result = gr.Textbox(label=text("result"), lines=4, interactive=False)
+            preview = gr.Markdown(label=text("preview"), elem_id="document-preview")
             upload.click(ui.upload, [files, replace], [result], api_name="upload", concurrency_limit=1)
             # One sync at a time per index: the core's writer lock would refuse a second anyway.
             reindex.click(ui.reindex, None, [result, table, note], api_name="reindex", concurrency_limit=1).then(
@@ -512,6 +512,33 @@ def build_app(
         app.load(ui.document_names, None, [chosen], api_visibility="private", queue=False)
         gr.api(ui.ask, api_name="ask", concurrency_limit=CHAT_CONCURRENCY)
     return app
+
+
+def translations(settings: Settings) -> gr.I18n:
+    """The page's own words in English and Chinese: Gradio shows those of the browser's language,
+    and its settings panel (at the page's foot) switches."""
+    supported = ", ".join(_supported_suffixes())
+    mb = f"{settings.max_file_mb:g}"
+    return gr.I18n(
+        en={
+            "heading": f"# {TITLE}\n{DESCRIPTION}", "chat_tab": "Chat", "conversation": "Conversation",
+            "placeholder": "Ask about China–UK vocational education cooperation, or pick an example.",
+            "clear": "Clear chat", "documents_tab": "Documents", "indexed": "Indexed documents",
+            "document": "Document", "preview": "Preview", "remove": "Remove…", "confirm_remove": "Yes, remove it",
+            "cancel": "Cancel", "add_documents": f"Add documents ({supported}; up to {mb} MB each)",
+            "replace": "Replace existing files of the same name", "upload": "Add to documents folder",
+            "reindex": "Re-index", "result": "Result",
+        },
+        zh={
+            "heading": "# 中英职业教育合作问答助手\n根据文档回答有关中英职业教育合作的问题，并注明出处。",
+            "chat_tab": "问答", "conversation": "对话",
+            "placeholder": "请提出有关中英职业教育合作的问题，或选择一个示例。",
+            "clear": "清空对话", "documents_tab": "文档", "indexed": "已索引的文档", "document": "文档",
+            "preview": "预览", "remove": "删除…", "confirm_remove": "确认删除", "cancel": "取消",
+            "add_documents": f"添加文档（{supported}；每个不超过 {mb} MB）",
+            "replace": "替换同名的现有文件", "upload": "添加到文档文件夹", "reindex": "重新索引", "result": "结果",
+        },
+    )
 
 
 def _supported_suffixes() -> tuple[str, ...]:
@@ -541,6 +568,7 @@ def launch(
         max_file_size=settings.max_file_bytes,
         prevent_thread_lock=prevent_thread_lock,
         head=CITATION_SCRIPT,
+        i18n=translations(settings),
         css=CITATION_CSS,
         show_error=False,
         quiet=prevent_thread_lock,

@@ -17,6 +17,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 import app
 from assistant.embed.embeddings import LocalEmbeddings
+from assistant.types import NOT_FOUND_ZH
 from tests.conftest import REPO
 from tests.serving import serving_shipped_corpus
 
@@ -44,7 +45,18 @@ def url(tmp_path_factory: pytest.TempPathFactory, embeddings: LocalEmbeddings) -
 
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[WebDriver]:
+    yield from _chromium(tmp_path, "en-GB")
+
+
+@pytest.fixture
+def chinese_browser(tmp_path: Path) -> Iterator[WebDriver]:
+    yield from _chromium(tmp_path, "zh-CN")
+
+
+def _chromium(tmp_path: Path, language: str) -> Iterator[WebDriver]:
     options = webdriver.ChromeOptions()
+    options.add_argument(f"--lang={language}")
+    options.add_experimental_option("prefs", {"intl.accept_languages": language})
     for flag in (
         "--headless=new --no-sandbox --disable-gpu --disable-dev-shm-usage --disable-background-networking "
         "--disable-component-update --disable-sync --no-first-run --window-size=1280,1000"
@@ -173,3 +185,19 @@ def test_add_preview_and_remove_a_document_in_the_browser(url: str, browser: Web
     wait.until(lambda _: click("//button[normalize-space()='Yes, remove it']"))
     wait.until(lambda _: "added 0, updated 0, deleted 1" in result_text())
     shot("browser-documents-removed.png")
+
+
+def test_the_page_speaks_the_browsers_language(url: str, chinese_browser: WebDriver) -> None:
+    """A browser set to Chinese gets the page's words in Chinese, and a Chinese question it cannot
+    answer is declined in Chinese."""
+    wait = WebDriverWait(chinese_browser, WAIT_SECONDS, ignored_exceptions=(StaleElementReferenceException,))
+    chinese_browser.get(url)
+    box = wait.until(ready.element_to_be_clickable((By.CSS_SELECTOR, "textarea[data-testid='textbox']")))
+    wait.until(lambda _: "中英职业教育合作问答助手" in chinese_browser.find_element(By.TAG_NAME, "body").text)
+    body = chinese_browser.find_element(By.TAG_NAME, "body").text
+    assert "问答" in body and "文档" in body and "清空对话" in body
+    box.send_keys("法国的首都是哪里？")
+    box.send_keys(Keys.ENTER)
+    wait.until(lambda _: NOT_FOUND_ZH in chinese_browser.find_element(By.CSS_SELECTOR, "[role='log']").text)
+    OUTPUT.mkdir(exist_ok=True)
+    assert chinese_browser.save_screenshot(str(OUTPUT / "browser-chinese.png"))
