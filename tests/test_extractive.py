@@ -100,3 +100,11 @@ def test_a_when_question_is_answered_by_a_date_first() -> None:
     dated = answer.index("1 October 2015")
     assert all(answer.index(s) < dated for s in ("The RQF is the framework",))  # only its antecedent before it
     assert "Ofqual in England. [1] It came into use on 1 October 2015. [1]" in answer
+
+
+def test_a_chinese_sentence_that_refers_back_brings_in_the_one_before() -> None:
+    answer = _answer(
+        "英国被授予了什么称号？",
+        "2021年10月，中国国际教育年会在北京举行。会上，英国被授予优秀合作伙伴称号。",
+    )
+    assert answer.index("2021年10月") < answer.index("会上，英国被授予优秀合作伙伴称号")

@@ -24,6 +24,8 @@ LEXICAL_WEIGHT = 0.6
 _ANAPHORA = frozenset("it its they them their this that these those he she his her there such".split())
 # Words that open a sentence leaning on the one before: "It came into use ...", "Its director ...".
 _OPENING_ANAPHORA = frozenset("it its they their these those this he she his her such both".split())
+# The same in Chinese, which has no spaces to find a first word by: "at the meeting", "this", "the said", "he" ...
+_OPENING_ANAPHORA_ZH = ("会上", "会议上", "此后", "上述", "这", "该", "其", "此", "他", "她", "它")
 # How much less a sentence that ends in a colon (the lead-in to a list) scores.
 LIST_LEAD_PENALTY = 0.3
 
@@ -149,4 +151,4 @@ class ExtractiveEngine:
 def _leans_back(sentence: str) -> bool:
     """The sentence opens with a word that stands for something named before it."""
     first = re.match(r"[\w']+", sentence)
-    return bool(first) and first.group().lower() in _OPENING_ANAPHORA
+    return bool(first) and first.group().lower() in _OPENING_ANAPHORA or sentence.startswith(_OPENING_ANAPHORA_ZH)
