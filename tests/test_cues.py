@@ -28,3 +28,20 @@ def test_a_sentence_offers_what_the_question_asks_for(question: str, sentence: s
 @pytest.mark.parametrize("question", ["What is the term for such a task?", "Why did it fail?", "解释一下原因"])
 def test_other_questions_want_nothing_in_particular(question: str) -> None:
     assert cues.wanted(question) is None
+
+
+@pytest.mark.parametrize(
+    ("question", "subject"),
+    [("Who is Liu Jing?", "Liu Jing"), ("What is a Luban Workshop?", "Luban Workshop"), ("刘婧是谁？", "刘婧"),
+     ("什么是鲁班工坊？", "鲁班工坊"), ("When did T Levels launch?", None), ("What did the RQF replace?", None)],
+)
+def test_a_who_is_or_what_is_question_names_its_subject(question: str, subject: str | None) -> None:
+    assert cues.subject(question) == subject
+
+
+def test_a_sentence_defines_its_subject_only_when_it_opens_by_saying_what_it_is() -> None:
+    assert cues.defines("Liu Jing", "Liu Jing, who led the department's skills work in China, spoke first.")
+    assert cues.defines("Luban Workshop", "The Luban Workshop (鲁班工坊) is China's best-known project abroad.")
+    assert cues.defines("鲁班工坊", "鲁班工坊是天津市首创的职业教育国际合作品牌。")
+    assert not cues.defines("Liu Jing", "Liu Jing said that both countries value skills.")
+    assert not cues.defines("鲁班工坊", "第一家鲁班工坊于2016年建成。")

@@ -108,3 +108,13 @@ def test_a_chinese_sentence_that_refers_back_brings_in_the_one_before() -> None:
         "2021年10月，中国国际教育年会在北京举行。会上，英国被授予优秀合作伙伴称号。",
     )
     assert answer.index("2021年10月") < answer.index("会上，英国被授予优秀合作伙伴称号")
+
+
+def test_a_who_is_question_leads_with_the_sentence_that_says_who() -> None:
+    answer = _answer(
+        "Who is Liu Jing?",
+        "Liu Jing, who led the UK trade department's education work in China, gave the interview. "
+        "Liu Jing spoke in Beijing about skills. "
+        "Liu Jing said China and Britain both value vocational education.",
+    )
+    assert answer.startswith("Liu Jing, who led")

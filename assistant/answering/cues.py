@@ -45,3 +45,29 @@ def offers(pattern: re.Pattern, sentence: str, question: str) -> bool:
     "What happened in 1992?" is not answered by any sentence that mentions 1992."""
     asked = question.lower()
     return any(match.group().lower() not in asked for match in pattern.finditer(sentence))
+
+
+# "Who is X?", "What is a Y?", "X是谁？", "什么是Y？": the question asks what its subject is.
+_DEFINITION = re.compile(
+    r"^\s*(?:who|what)\s+(?:is|are|was|were)\s+(?:an?\s+|the\s+)?(?P<subject>[^?]+?)\s*\??\s*$", re.I
+)
+_DEFINITION_ZH = re.compile(r"^\s*(?:什么是(?P<what>[^？?]+)|(?P<who>[^？?]+?)是(?:谁|什么))\s*[？?]?\s*$")
+
+
+def subject(question: str) -> str | None:
+    """What a "who is" or "what is" question asks about, or None for other questions."""
+    if found := _DEFINITION.match(question):
+        return found.group("subject")
+    if found := _DEFINITION_ZH.match(question):
+        return found.group("what") or found.group("who")
+    return None
+
+
+def defines(subject: str, sentence: str) -> bool:
+    """The sentence opens by saying what ``subject`` is: "Liu Jing, who led ...", "A Luban Workshop
+    is ...", "鲁班工坊是……"."""
+    name = re.escape(subject)
+    return bool(
+        re.match(rf"(?:the\s+|an?\s+)?{name}(?:\s*\([^)]*\))?(?:,|\s+(?:is|was|are|were|has been)\b)", sentence, re.I)
+        or re.match(rf"{name}(?:（[^）]*）)?[，,]?(?:是|为|现任|担任|曾任)", sentence)
+    )

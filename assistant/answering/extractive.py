@@ -37,11 +37,14 @@ CONTEXT_WEIGHT = 0.1
 
 
 def _answer_type_bonus(question: str, texts: list[str]) -> np.ndarray:
-    """A "when" question wants a sentence with a new date; "how many", a number; "who", a name."""
-    pattern = cues.wanted(question)
-    if pattern is None:
-        return np.zeros(len(texts))
-    return np.array([ANSWER_TYPE_BONUS if cues.offers(pattern, t, question) else 0.0 for t in texts])
+    """A "when" question wants a sentence with a new date; "how many", a number; "who", a name;
+    "who is X" or "what is X", a sentence that says what X is."""
+    bonus = np.zeros(len(texts))
+    if (pattern := cues.wanted(question)) is not None:
+        bonus += [ANSWER_TYPE_BONUS if cues.offers(pattern, t, question) else 0.0 for t in texts]
+    if (subject := cues.subject(question)) is not None:
+        bonus += [ANSWER_TYPE_BONUS if cues.defines(subject, t) else 0.0 for t in texts]
+    return bonus
 
 
 def _with_context(scores: np.ndarray, numbers: list[int]) -> np.ndarray:
@@ -132,6 +135,9 @@ class ExtractiveEngine:
         pattern = cues.wanted(question)
         if pattern is not None:
             chosen.sort(key=lambda position: not cues.offers(pattern, texts[position], question))
+        # ... and a "who is X" answer with the sentence that says what X is.
+        if (subject := cues.subject(question)) is not None:
+            chosen.sort(key=lambda position: not cues.defines(subject, texts[position]))
         shown: list[int] = []
         for position in chosen:
             before = antecedent[position]
