@@ -186,11 +186,13 @@ class LocalEmbeddings(Embeddings):
 def _prompts(folder: Path) -> dict[str, str]:
     """The prefixes a sentence-transformers folder declares for queries and documents."""
     config = folder / "config_sentence_transformers.json"
+    if not config.is_file():
+        return {}
     try:
-        prompts = json.loads(config.read_text()).get("prompts") or {} if config.is_file() else {}
+        prompts = json.loads(config.read_text()).get("prompts") or {}
+        return {key: value for key, value in prompts.items() if isinstance(value, str)}
     except (OSError, ValueError, AttributeError):
         return {}
-    return {key: value for key, value in prompts.items() if isinstance(value, str)}
 
 
 def load_embeddings(settings: Settings | None = None) -> LocalEmbeddings:

@@ -138,7 +138,7 @@ class HybridRetriever(BaseRetriever):
     def _meaning(self, similarity: float, language: str, metadata: dict) -> float:
         """``similarity`` on the 0-1 scale of the question's and the passage's languages (see
         LocalEmbeddings.similarity_scale)."""
-        floor, top = self.embeddings.similarity_scale(language, _language(metadata) or language)
+        floor, top = self.embeddings.similarity_scale(language, metadata.get("language") or language)
         return min(1.0, max(0.0, (similarity - floor) / (top - floor)))
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
@@ -162,19 +162,19 @@ class HybridRetriever(BaseRetriever):
             # Ranked by meaning on the scale of each language pair, not raw similarity: a multilingual
             # model rates any two texts in one language closer than a question and its answer across two.
             hits = [
-                (self._meaning(float(np.dot(query_vector, hit.vector)), language, hit.metadata), hit)
+                (float(np.dot(query_vector, hit.vector)), hit)
                 for hit in snapshot.nearest(query_vector, min(2 * CANDIDATES, len(lexical.ids)))
             ]
-            hits.sort(key=lambda pair: -pair[0])
-            for rank, (_, hit) in enumerate(hits[:CANDIDATES]):
+            hits.sort(key=lambda pair: -self._meaning(pair[0], language, pair[1].metadata))
+            for rank, (similarity, hit) in enumerate(hits[:CANDIDATES]):
                 found[hit.id] = {"text": hit.text, "meta": hit.metadata, "fused": 1 / (RRF_K + rank + 1),
-                                 "similarity": float(np.dot(query_vector, hit.vector))}
+                                 "similarity": similarity}
         # Shared words between languages are names and numbers at best; when the model reads the
         # question, BM25 votes only for passages in its language (measured: its cross-language votes
         # cost e5 en->zh R@1 0.72 -> 0.68).
         for rank, i in enumerate(
             i for i in lexical.top(query_tokens, CANDIDATES)
-            if not reads_query or _language(lexical.metadatas[i]) in (language, None)
+            if not reads_query or _in_language(lexical.metadatas[i], language)
         ):
             entry = found.setdefault(lexical.ids[i], {"text": lexical.texts[i], "meta": lexical.metadatas[i],
                                                       "fused": 0.0, "similarity": None})
@@ -195,13 +195,14 @@ class HybridRetriever(BaseRetriever):
                 metadata=meta,
                 similarity=similarity or 0.0,
                 coverage=coverage,
-                relevance=relevance(meaning, coverage, _language(meta) in (language, None)),
+                relevance=relevance(meaning, coverage, _in_language(meta, language)),
             ))
         return _merge_neighbours(passages)
 
 
-def _language(metadata: dict) -> str | None:
-    return metadata.get("language")
+def _in_language(metadata: dict, language: str) -> bool:
+    """The chunk is in ``language``, or its language is not known."""
+    return metadata.get("language") in (language, None)
 
 
 def _merge_neighbours(passages: list[Passage]) -> list[Passage]:
