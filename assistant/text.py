@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 
 # Chinese characters (CJK ideographs, their extension A and compatibility forms): the one definition.
@@ -18,8 +19,11 @@ _SENTENCE_END = re.compile(
 )
 # A line with no closing punctuation and few words is a heading or a title, not a sentence.
 _CLOSES = re.compile(r"[.!?。！？;；:：][\"'”’)\]」』）]*$")
-_LIST_OR_ROW = re.compile(r"^([-*+•]\s|\d{1,3}[.)]\s)|\|")
+_LIST_MARKER = re.compile(r"([-*+•]|\d{1,3}[.)])\s+")
+_LIST_OR_ROW = re.compile(rf"^{_LIST_MARKER.pattern}|\|")
 HEADING_MAX_WORDS = 15
+# The line under a Markdown table's header row: "|---|:--:|".
+_TABLE_RULE = re.compile(r"[\s|:-]+")
 # A full stop after an initial ("John C. Messenger") or a common abbreviation ("St. Johns",
 # "et al. 1998") ends no sentence: splitting there cut names out of the answers.
 _ABBREVIATION = re.compile(r"\b([A-Z]|Mr|Mrs|Ms|Dr|St|Mt|Jr|Sr|Prof|Gen|Col|Lt|Capt|Gov|Rev|Fr|No|vs|al|ca|c)\.$")
@@ -32,6 +36,11 @@ STOPWORDS = frozenset(
     until up very was we were what when where which while who whom why will with would you your s t 的 了
     是 在 和 与 及 或 有 也 都 而 之 其 于 被 把 对 从 这 那 哪 哪个 哪些 什么 谁 何 何时 多少 几 吗 呢 吧
     啊 个 中 为 为了 以 将 由 等 到 就 又 还 并 该 所 上 下 年 月 日 是否 如何 怎么 怎样""".split()
+) | frozenset(
+    # How a question asks, not what it asks about: "how many", "how long", "哪天", "一共" would
+    # otherwise count as words an answer must share.
+    """many much long often roughly approximately exactly 哪天 哪年 哪一年 哪所 哪一所 哪位 哪家 哪里 哪儿
+    哪种 哪项 几年 几个 几所 几届 几次 一共 多长 多久 多大 大约 大概 为什么 时候""".split()
 )
 
 
@@ -113,11 +122,49 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
                 inner = stripped.strip("| ")
                 left += stripped.index(inner)
                 stripped = inner
+            elif line_start and (marker := _LIST_MARKER.match(stripped)):  # a list item: its words, not its bullet
+                left += marker.end()
+                stripped = stripped[marker.end():]
             spans.append((left, left + len(stripped)))
         if boundary:
             start = boundary.end()
         line_start = line_end
     return spans
+
+
+def bare_line(line: str) -> str:
+    """A line's words without its list bullet, or a table row's cells without the outer bars."""
+    line = line.strip()
+    if line.startswith("|"):
+        return line.strip("| ")
+    return line[marker.end():] if (marker := _LIST_MARKER.match(line)) else line
+
+
+def section_context(text: str, sentence: str) -> str:
+    """The lines above ``sentence`` in ``text`` that a reader takes it with: the headings of its
+    section and of the sections it belongs to, and for a table row the table's header row
+    ("Maximum course length | 16 weeks" under "## Skills Bootcamps" says how long a bootcamp lasts)."""
+    at = text.find(sentence)
+    if at < 0:
+        return ""
+    above = text[:at].split("\n")[:-1]
+    found = []
+    if "|" in sentence:
+        table = list(itertools.takewhile(lambda line: "|" in line, reversed(above)))
+        found += [row for row in reversed(table) if not _TABLE_RULE.fullmatch(row)][:1]
+    level = 7  # deeper than any Markdown heading
+    for line in filter(None, map(str.strip, reversed(above))):
+        if line.startswith("#"):
+            depth = len(line) - len(line.lstrip("#"))
+            if depth < level:  # the nearest heading, then the headings of the sections around it
+                found.insert(0, line.lstrip("# "))
+                level = depth
+        elif level == 7 and _is_heading(line):  # a heading without levels (PDF, Word): the nearest only
+            found.insert(0, line)
+            break
+        if level == 1:
+            break
+    return "\n".join(found)
 
 
 def sentences(text: str) -> list[str]:

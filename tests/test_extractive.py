@@ -13,6 +13,7 @@ from assistant.text import sentences, tokens
 from assistant.types import Passage
 from tests.conftest import write
 from tests.engines import EVIL_DOC, QUESTION
+from tests.test_text import TABLE_PAGE
 
 
 class _FlatEmbeddings:
@@ -118,3 +119,9 @@ def test_a_who_is_question_leads_with_the_sentence_that_says_who() -> None:
         "Liu Jing said China and Britain both value vocational education.",
     )
     assert answer.startswith("Liu Jing, who led")
+
+
+def test_a_table_row_is_read_with_its_section_headings() -> None:
+    # Both rows say the same words; only the headings above them say which course each is about.
+    answer = _answer("What is the maximum course length of a Skills Bootcamp?", TABLE_PAGE)
+    assert answer.startswith("Maximum course length | 16 weeks [1]")

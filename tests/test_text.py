@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from assistant.text import cut_words, sentences, word_count
+from assistant.text import bare_line, cut_words, section_context, sentences, word_count
 
 
 @pytest.mark.parametrize(
@@ -23,6 +23,9 @@ from assistant.text import cut_words, sentences, word_count
         ("该桥于1937年建成。它很长很长。", ["该桥于1937年建成。", "它很长很长。"]),
         # Headings, and fragments of fewer than two content words, are no sentences.
         ("# Funding\nThe levy funds training.\nOf the.\n是。", ["The levy funds training."]),
+        # A list item's sentences start after its bullet or number.
+        ("Three rules apply:\n- an industry placement of 315 hours.\n2. Exams sit in June. Resits follow.",
+         ["Three rules apply:", "an industry placement of 315 hours.", "Exams sit in June.", "Resits follow."]),
     ],
 )
 def test_sentences_end_at_full_stops_but_not_after_initials_or_abbreviations(text: str, expected: list[str]) -> None:
@@ -45,3 +48,43 @@ def test_splitting_chinese_sentences_loads_no_dictionary() -> None:
         "print('jieba' in sys.modules)"
     )
     assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout == "False\n"
+
+
+TABLE_PAGE = """# Courses for adults
+
+Two routes are described here.
+
+## T Levels
+
+T Levels are two-year courses.
+
+| Figure | Value |
+|---|---|
+| Maximum course length | 2 years |
+
+## Skills Bootcamps
+
+Bootcamps are free courses for adults.
+
+### Key figures
+
+| Figure | Value |
+|---|---|
+| Maximum course length | 16 weeks |
+| Guaranteed interview | yes |
+"""
+
+
+def test_a_sentence_is_read_with_its_headings_and_a_table_row_with_its_header() -> None:
+    assert section_context(TABLE_PAGE, "Bootcamps are free courses") == "Courses for adults\nSkills Bootcamps"
+    assert section_context(TABLE_PAGE, "Guaranteed interview | yes") == (
+        "Courses for adults\nSkills Bootcamps\nKey figures\n| Figure | Value |"
+    )
+    assert section_context("Key facts\nThe levy started in 2017.", "The levy") == "Key facts"
+    assert section_context(TABLE_PAGE, "not in the page") == ""
+
+
+def test_a_bare_line_has_no_bullet_and_no_outer_bars() -> None:
+    assert bare_line("  - an item, lower case") == "an item, lower case"
+    assert bare_line("| 16 weeks | yes |") == "16 weeks | yes"
+    assert bare_line("1,288 colleges in all.") == "1,288 colleges in all."

@@ -40,6 +40,13 @@ def wanted(question: str) -> re.Pattern | None:
     return None
 
 
+def leading(question: str) -> re.Pattern | None:
+    """What the first sentence of an answer should hold: the date or number ``question`` asks for.
+    Not a name: any capitalised word passes for one, so it is too loose a sign to reorder by."""
+    pattern = wanted(question)
+    return None if pattern is _NAME else pattern
+
+
 def offers(pattern: re.Pattern, sentence: str, question: str) -> bool:
     """The sentence holds a date, number or name that the question does not already state:
     "What happened in 1992?" is not answered by any sentence that mentions 1992."""

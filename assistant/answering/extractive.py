@@ -10,10 +10,14 @@ import numpy as np
 
 from assistant.answering import cues
 from assistant.embed.embeddings import LocalEmbeddings
-from assistant.text import cut_words, tokens, word_count
+from assistant.text import cut_words, section_context, tokens, word_count
 from assistant.types import Passage
 
 MAX_WORDS = 80
+# A sentence is quoted whole, even past MAX_WORDS when it leads; only a longer run (a line of
+# text without full stops, a list of sources) is cut. Each Chinese character counts as a word,
+# so an ordinary Chinese sentence can exceed MAX_WORDS.
+LONGEST_QUOTE_WORDS = 2 * MAX_WORDS
 MAX_SENTENCES = 3
 # A further sentence must score this share of the best one to join the answer.
 KEEP_RATIO = 0.75
@@ -34,6 +38,10 @@ ANSWER_TYPE_BONUS = 0.1
 # A sentence inherits this share of the previous sentence's score: the sentence after the one
 # that restates the question often holds the answer ("Algorithms ... have been devised. These include ...").
 CONTEXT_WEIGHT = 0.1
+# The share of a question word's weight earned when the word is found only around a sentence.
+# Measured (answer hit, extractive, MiniLM): 0.7 lifted the collection's own questions from
+# 0.81 to 0.85 (English) and 0.82 to 0.89 (Chinese), XQuAD-en and COVID-QA within one question.
+CONTEXT_WORDS_SHARE = 0.7
 
 
 def _answer_type_bonus(question: str, texts: list[str]) -> np.ndarray:
@@ -104,8 +112,20 @@ class ExtractiveEngine:
             i - 1 if i > 0 and numbers[i - 1] == numbers[i] and _leans_back(texts[i]) else None
             for i in range(len(texts))
         ]
-        read = [texts[i] if a is None else f"{texts[a]} {texts[i]}" for i, a in enumerate(antecedent)]
-        lexical = np.array([self.coverage(query_tokens, t) for t in read])
+        # Words of the question found only around a sentence (its section's heading, its table's
+        # header row, the document's title, the sentence it refers back to) count for less than
+        # words in it: the heading says what the section is about, the sentence what it says.
+        around = [
+            "\n".join(filter(None, (
+                section_context(passages[numbers[i] - 1].text, texts[i]),
+                passages[numbers[i] - 1].metadata.get("title") or "",
+                "" if a is None else texts[a],
+            )))
+            for i, a in enumerate(antecedent)
+        ]
+        own = np.array([self.coverage(query_tokens, t) for t in texts])
+        with_context = np.array([self.coverage(query_tokens, f"{c}\n{t}") for c, t in zip(around, texts, strict=True)])
+        lexical = own + CONTEXT_WORDS_SHARE * (with_context - own)
         # Earlier passages were judged more relevant by retrieval: a small tie-breaking prior.
         prior = np.array([0.02 * (len(passages) - number + 1) for number in numbers])
         match = LEXICAL_WEIGHT * lexical
@@ -132,8 +152,7 @@ class ExtractiveEngine:
             chosen_words.append(candidate)
             words += length
         # The answer leads with the fact: a "when" question's first sentence holds a date, if one chosen does.
-        pattern = cues.wanted(question)
-        if pattern is not None:
+        if (pattern := cues.leading(question)) is not None:
             chosen.sort(key=lambda position: not cues.offers(pattern, texts[position], question))
         # ... and a "who is X" answer with the sentence that says what X is.
         if (subject := cues.subject(question)) is not None:
@@ -151,7 +170,7 @@ class ExtractiveEngine:
             if position not in shown:
                 shown.append(position)
         for i, position in enumerate(shown[:MAX_SENTENCES]):
-            yield ("" if i == 0 else " ") + f"{cut_words(texts[position], MAX_WORDS)} [{numbers[position]}]"
+            yield ("" if i == 0 else " ") + f"{cut_words(texts[position], LONGEST_QUOTE_WORDS)} [{numbers[position]}]"
 
 
 def _leans_back(sentence: str) -> bool:

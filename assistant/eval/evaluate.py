@@ -34,7 +34,7 @@ from assistant.eval.render import write_as
 from assistant.eval.squad import Article, Question, load_squad
 from assistant.store.index import drop_server_index
 from assistant.store.sync import sync
-from assistant.text import CJK_CHARS, has_cjk, word_count
+from assistant.text import CJK_CHARS, bare_line, has_cjk, word_count
 from assistant.types import CITATION, Answer
 
 FIGURES = (
@@ -191,7 +191,7 @@ def _answers(
         "answer_words_median": statistics.median(word_count(_plain(a.text)) for a, _ in found) if found else None,
         "false_refusal": round(1 - len(found) / len(questions), 4),
         "whole_sentence_rate": (
-            round(sum(_whole_sentences(a.text) for a, _ in found) / len(found), 4) if found else None
+            round(sum(_whole_sentences(a) for a, _ in found) / len(found), 4) if found else None
         ),
         "negatives_declined": (
             round(sum(not a.found for a in declined) / len(declined), 4) if declined else None
@@ -229,10 +229,20 @@ _SENTENCE_START = re.compile(rf"^[\"'“‘(\[]?[A-Z0-9{CJK_CHARS}]")
 _SENTENCE_STOP = re.compile(r"[.!?。！？][\"'”’)\]]*$")
 
 
-def _whole_sentences(answer: str) -> bool:
-    """Every cited piece of the answer starts where a sentence starts and ends where one ends."""
-    pieces = [p for found in sentences_by_source(answer).values() for p in found]
-    return bool(pieces) and all(_SENTENCE_START.search(p) and _SENTENCE_STOP.search(p) for p in pieces)
+def _whole_sentences(answer: Answer) -> bool:
+    """Every cited piece of the answer starts where a sentence starts and ends where one ends,
+    or is a whole list item or table row of the passage it cites (a row has no full stop)."""
+    snippets = {source.number: source.snippet for source in answer.sources}
+    pieces = [(n, p) for n, found in sentences_by_source(answer.text).items() for p in found]
+    return bool(pieces) and all(
+        (_SENTENCE_START.search(p) and _SENTENCE_STOP.search(p)) or _whole_item(p, snippets.get(n, ""))
+        for n, p in pieces
+    )
+
+
+def _whole_item(piece: str, passage: str) -> bool:
+    """``piece`` is one whole line of ``passage``, but for its bullet or its table row's outer bars."""
+    return any(piece == bare_line(line) for line in passage.splitlines())
 
 
 def evaluate_corpus(
