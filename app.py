@@ -23,7 +23,7 @@ import gradio as gr
 from assistant.answering.chain import Assistant, declined, default_assistant
 from assistant.config import Settings
 from assistant.errors import AssistantError, DocumentExistsError, IndexStateError
-from assistant.types import Answer
+from assistant.types import Answer, without_reference_marks
 
 log = logging.getLogger("assistant.app")
 
@@ -143,7 +143,8 @@ def sources_markdown(answer: Answer) -> str:
     for source in answer.sources:
         page = f", page {source.page}" if source.page else ""
         snippet = source.snippet if len(source.snippet) <= SNIPPET_CHARS else source.snippet[:SNIPPET_CHARS] + " …"
-        quoted = "\n".join(f"> {_marked(line, source.sentences)}" for line in snippet.splitlines() if line.strip())
+        lines = [without_reference_marks(line) for line in snippet.splitlines() if line.strip()]
+        quoted = "\n".join(f"> {_marked(line, source.sentences)}" for line in lines)
         heading = f"**[{source.number}] {inert(source.title or source.path)}**  \n{inert(source.path)}{page}"
         parts.append(f"{heading}\n\n{quoted}")
     return "\n\n".join(parts)

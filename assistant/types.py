@@ -11,6 +11,13 @@ NOT_FOUND = "I could not find this in the documents."
 NOT_FOUND_ZH = "在文档中没有找到这个问题的答案。"
 # How every engine cites a passage: its number in square brackets.
 CITATION = re.compile(r"\[(\d{1,3})\]")
+# A document's own reference marks ("[12]", "[3, 4]", "[5–7]") look like those citations: quoted as
+# they are, "[3]" would cite the answer's third source. Quotes and shown passages leave them out.
+_REFERENCE_MARK = re.compile(r"\s*\[\d{1,3}(?:\s*[,–-]\s*\d{1,3})*\]")
+
+
+def without_reference_marks(text: str) -> str:
+    return _REFERENCE_MARK.sub("", text)
 
 
 @dataclass

@@ -125,3 +125,9 @@ def test_a_table_row_is_read_with_its_section_headings() -> None:
     # Both rows say the same words; only the headings above them say which course each is about.
     answer = _answer("What is the maximum course length of a Skills Bootcamp?", TABLE_PAGE)
     assert answer.startswith("Maximum course length | 16 weeks [1]")
+
+
+def test_a_documents_own_reference_marks_are_not_quoted_as_citations() -> None:
+    # Quoted as written, "[2]" would cite the answer's second source.
+    answer = _answer("When did the bridge open?", "The bridge opened in 1937 [2]. It carries a road [3, 4].")
+    assert answer.startswith("The bridge opened in 1937. [1]") and "[2]" not in answer

@@ -11,7 +11,7 @@ import numpy as np
 from assistant.answering import cues
 from assistant.embed.embeddings import LocalEmbeddings
 from assistant.text import cut_words, section_context, tokens, word_count
-from assistant.types import Passage
+from assistant.types import Passage, without_reference_marks
 
 MAX_WORDS = 80
 # A sentence is quoted whole, even past MAX_WORDS when it leads; only a longer run (a line of
@@ -170,7 +170,8 @@ class ExtractiveEngine:
             if position not in shown:
                 shown.append(position)
         for i, position in enumerate(shown[:MAX_SENTENCES]):
-            yield ("" if i == 0 else " ") + f"{cut_words(texts[position], LONGEST_QUOTE_WORDS)} [{numbers[position]}]"
+            quote = cut_words(without_reference_marks(texts[position]), LONGEST_QUOTE_WORDS)
+            yield ("" if i == 0 else " ") + f"{quote} [{numbers[position]}]"
 
 
 def _leans_back(sentence: str) -> bool:
