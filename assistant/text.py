@@ -22,6 +22,8 @@ _CLOSES = re.compile(r"[.!?。！？;；:：][\"'”’)\]」』）]*$")
 _LIST_MARKER = re.compile(r"([-*+•]|\d{1,3}[.)])\s+")
 _LIST_OR_ROW = re.compile(rf"^{_LIST_MARKER.pattern}|\|")
 HEADING_MAX_WORDS = 15
+# A run-in label is this short: "Legal basis for foreign participation.", "定位与主题。".
+RUN_IN_MAX_WORDS = 5
 # The line under a Markdown table's header row: "|---|:--:|".
 _TABLE_RULE = re.compile(r"[\s|:-]+")
 # A full stop after an initial ("John C. Messenger") or a common abbreviation ("St. Johns",
@@ -106,6 +108,13 @@ def _is_heading(line: str) -> bool:
     )
 
 
+def _is_run_in_label(piece: str) -> bool:
+    """A paragraph's first words set off as a label ("**Scale.** Delegates came from ..."), which
+    formatting once showed and plain text no longer does. A short sentence with a figure ("Prices
+    rose 2.5%.") states a fact and stands alone; one taken for a label is only quoted with the next."""
+    return word_count(piece) <= RUN_IN_MAX_WORDS and not re.search(r"\d", piece) and not _LIST_MARKER.match(piece)
+
+
 def sentence_spans(text: str) -> list[tuple[int, int]]:
     """(start, end) of each sentence of a passage; headings, titles and fragments are left out."""
     spans, start, line_start = [], 0, True
@@ -116,6 +125,8 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
         piece = text[start:end]
         stripped = piece.strip()
         whole_line = line_start and line_end
+        if boundary and line_start and not line_end and _is_run_in_label(stripped):
+            continue  # "Theme. ..." / "主题。……": the label opens the sentence after it
         if stripped and _content_words(stripped) >= 2 and not (whole_line and _is_heading(stripped)):
             left = start + len(piece) - len(piece.lstrip())
             if whole_line and stripped.startswith("|"):  # a table row: its cells, not the outer bars

@@ -140,6 +140,52 @@ def test_pdf_table_row_is_one_line_of_cells(tmp_path: Path) -> None:
     assert "1 May 2022 | Revised law takes effect" in lines
 
 
+def test_pdf_bullet_list_is_list_items_with_their_wrapped_lines_joined(tmp_path: Path) -> None:
+    # The bullet comes out as a glyph with no character behind it, dropped as such: the items ran
+    # into one paragraph. (Set apart in a larger type, see the shipped PDFs, it made a table row.)
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
+    from reportlab.platypus import Paragraph, SimpleDocTemplate
+
+    style = getSampleStyleSheet()["BodyText"]
+    item_style = ParagraphStyle("item", parent=style, leftIndent=18, bulletIndent=6)
+    items = [
+        "<b>Legal basis.</b> Article 68 confirms that foreign organisations can run vocational schools under "
+        "the law, and partners should check the implementing rules that apply to a specific model first.",
+        "<b>Progression.</b> Article 53 guarantees equal chances for further study.",
+    ]
+    story = [Paragraph("The revised law matters to partners in three ways, set out below for UK colleges.", style)]
+    story += [Paragraph(item, item_style, bulletText="\u2022") for item in items]
+    SimpleDocTemplate(str(tmp_path / "bullets.pdf"), pagesize=A4).build(story)
+
+    lines = load_file(tmp_path / "bullets.pdf", tmp_path, MB)[0].page_content.splitlines()
+    assert lines[1:] == [
+        "• Legal basis. Article 68 confirms that foreign organisations can run vocational schools under the law, "
+        "and partners should check the implementing rules that apply to a specific model first.",
+        "• Progression. Article 53 guarantees equal chances for further study.",
+    ]
+
+
+def test_pdf_bullet_set_apart_in_a_larger_type_is_a_list_item_not_a_heading_or_a_row(tmp_path: Path) -> None:
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    pdf = canvas.Canvas(str(tmp_path / "apart.pdf"), pagesize=A4)
+    pdf.setFont("Helvetica", 10)
+    pdf.drawString(40, 800, "Three things follow for partners, each with a reason, as listed here for colleges.")
+    items = ["Legal basis. Article 68 allows foreign schools.", "Progression. Article 53 helps."]
+    for number, item in enumerate(items):
+        pdf.setFont("Helvetica", 14)
+        pdf.drawString(44, 780 - 16 * number, "\u2022")
+        pdf.setFont("Helvetica", 10)
+        pdf.drawString(60, 780 - 16 * number, item)
+    pdf.showPage()
+    pdf.save()
+
+    lines = load_file(tmp_path / "apart.pdf", tmp_path, MB)[0].page_content.splitlines()
+    assert lines[1:] == ["• Legal basis. Article 68 allows foreign schools.", "• Progression. Article 53 helps."]
+
+
 def test_file_over_size_cap_is_refused(tmp_path: Path) -> None:
     path = write(tmp_path, "big.txt", "word " * 1000)
     with pytest.raises(DocumentError, match="size cap"):

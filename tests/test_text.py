@@ -23,6 +23,9 @@ from assistant.text import bare_line, cut_words, section_context, sentences, wor
         ("该桥于1937年建成。它很长很长。", ["该桥于1937年建成。", "它很长很长。"]),
         # Headings, and fragments of fewer than two content words, are no sentences.
         ("# Funding\nThe levy funds training.\nOf the.\n是。", ["The levy funds training."]),
+        # A run-in label, its bold lost in plain text, opens the sentence after it.
+        ("Scale. Delegates came from 123 countries. They met in Tianjin.\n规模。 来自全球123个国家。",
+         ["Scale. Delegates came from 123 countries.", "They met in Tianjin.", "规模。 来自全球123个国家。"]),
         # A list item's sentences start after its bullet or number.
         ("Three rules apply:\n- an industry placement of 315 hours.\n2. Exams sit in June. Resits follow.",
          ["Three rules apply:", "an industry placement of 315 hours.", "Exams sit in June.", "Resits follow."]),

@@ -27,6 +27,8 @@ HEADING_SCALE = 1.15
 # pdfminer's stand-in for a glyph with no character behind it (a bullet, an ornament, or every
 # glyph of a font that maps none): one replacement character each, so it can be counted and dropped.
 _UNMAPPED_GLYPH = re.compile(r"\(cid:\d+\)")
+# Such a glyph opening a line, apart from the words, is a list item's bullet.
+_LEADING_GLYPH = re.compile(r"^\ufffd\s+")
 
 
 @dataclass(frozen=True)
@@ -96,11 +98,20 @@ def _rows(lines: list[Line]) -> list[Line]:
             rows[-1].append(line)
         else:
             rows.append([line])
-    return [
-        Line(min(c.x0 for c in row), max(c.x1 for c in row), row[0].top,
-             CELL_SEPARATOR.join(c.text for c in sorted(row, key=lambda c: c.x0)), max(c.size for c in row))
-        for row in rows
-    ]
+    return [_row_line(sorted(row, key=lambda c: c.x0)) for row in rows]
+
+
+def _row_line(cells: list[Line]) -> Line:
+    """One baseline's pieces as one line: a list item when the first is a lone bullet glyph (often
+    set apart, and in a larger type, than the item's words), else a row of table cells. Its type
+    size is its words', not a bullet's."""
+    texts = [c.text for c in cells]
+    if len(cells) > 1 and len(texts[0]) == 1 and not texts[0].isalnum():
+        text = "• " + CELL_SEPARATOR.join(texts[1:])
+    else:
+        text = CELL_SEPARATOR.join(texts)
+    size = max(cells, key=lambda c: len(c.text) if len(c.text) > 1 else 0).size
+    return Line(cells[0].x0, max(c.x1 for c in cells), cells[0].top, text, size)
 
 
 def _marked_headings(lines: list[Line]) -> list[str]:
@@ -131,7 +142,7 @@ def page_texts(path: Path) -> Iterator[str]:
 
     def lines_of(element: object) -> Iterator[Line]:
         if isinstance(element, LTTextLine):
-            if text := _UNMAPPED_GLYPH.sub("\ufffd", element.get_text()).strip():
+            if text := _LEADING_GLYPH.sub("• ", _UNMAPPED_GLYPH.sub("\ufffd", element.get_text()).strip()):
                 sizes = [round(char.size, 1) for char in element if isinstance(char, LTChar)]
                 size = Counter(sizes).most_common(1)[0][0] if sizes else 0.0
                 yield Line(element.x0, element.x1, element.y1, text, size)
