@@ -24,6 +24,9 @@ _LIST_OR_ROW = re.compile(rf"^{_LIST_MARKER.pattern}|\|")
 HEADING_MAX_WORDS = 15
 # A run-in label is this short: "Legal basis for foreign participation.", "定位与主题。".
 RUN_IN_MAX_WORDS = 5
+_COMMON_VERB = re.compile(
+    r"\b(?:is|are|was|were|be|been|has|have|had|will|would|can|could|do|does|did|said|says)\b|是", re.I
+)
 # The line under a Markdown table's header row: "|---|:--:|".
 _TABLE_RULE = re.compile(r"[\s|:-]+")
 # A full stop after an initial ("John C. Messenger") or a common abbreviation ("St. Johns",
@@ -110,24 +113,33 @@ def _is_heading(line: str) -> bool:
 
 def _is_run_in_label(piece: str) -> bool:
     """A paragraph's first words set off as a label ("**Scale.** Delegates came from ..."), which
-    formatting once showed and plain text no longer does. A short sentence with a figure ("Prices
-    rose 2.5%.") states a fact and stands alone; one taken for a label is only quoted with the next."""
-    return word_count(piece) <= RUN_IN_MAX_WORDS and not re.search(r"\d", piece) and not _LIST_MARKER.match(piece)
+    formatting once showed and plain text no longer does. A short sentence with a figure or a verb
+    ("Prices rose 2.5%.", "The speaker was Liu Jing.") stands alone; one taken for a label anyway is
+    only quoted with the next."""
+    return (
+        word_count(piece) <= RUN_IN_MAX_WORDS
+        and not re.search(r"\d", piece)
+        and not _COMMON_VERB.search(piece)
+        and not _LIST_MARKER.match(piece)
+    )
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
     """(start, end) of each sentence of a passage; headings, titles and fragments are left out."""
-    spans, start, line_start = [], 0, True
+    spans, start, line_start, in_heading = [], 0, True, False
     ends = [b for b in _SENTENCE_END.finditer(text) if not _after_abbreviation(text, b)]
     for boundary in [*ends, None]:
         end = boundary.start() if boundary else len(text)
-        line_end = boundary is None or "\n" in boundary.group()
+        # A Chinese full stop ends a sentence without a space, so a line break may come just after it.
+        line_end = boundary is None or "\n" in boundary.group() or text.startswith("\n", boundary.end())
         piece = text[start:end]
         stripped = piece.strip()
         whole_line = line_start and line_end
+        if line_start:  # a Markdown heading is no sentence, however many full stops it holds
+            in_heading = stripped.startswith("#")
         if boundary and line_start and not line_end and _is_run_in_label(stripped):
             continue  # "Theme. ..." / "主题。……": the label opens the sentence after it
-        if stripped and _content_words(stripped) >= 2 and not (whole_line and _is_heading(stripped)):
+        if stripped and not in_heading and _content_words(stripped) >= 2 and not (whole_line and _is_heading(stripped)):
             left = start + len(piece) - len(piece.lstrip())
             if whole_line and stripped.startswith("|"):  # a table row: its cells, not the outer bars
                 inner = stripped.strip("| ")

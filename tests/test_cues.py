@@ -45,3 +45,9 @@ def test_a_sentence_defines_its_subject_only_when_it_opens_by_saying_what_it_is(
     assert cues.defines("鲁班工坊", "鲁班工坊是天津市首创的职业教育国际合作品牌。")
     assert not cues.defines("Liu Jing", "Liu Jing said that both countries value skills.")
     assert not cues.defines("鲁班工坊", "第一家鲁班工坊于2016年建成。")
+    # A Chinese sentence says who someone is by the post before the name.
+    assert cues.defines("刘婧", "此后不久，英国国际贸易部驻华教育技能处处长刘婧接受了采访。")
+    assert not cues.defines("刘婧", "会上，刘婧介绍了英国的学徒制。")
+    # ... or by what a pronoun is, right after a sentence that names the subject.
+    assert cues.defines("Liu Jing", "At the time she was director of trade.", "The interviewee was Liu Jing.")
+    assert not cues.defines("Liu Jing", "At the time she was director of trade.", "The interviewer was Wang Bo.")

@@ -26,6 +26,8 @@ from assistant.text import bare_line, cut_words, section_context, sentences, wor
         # A run-in label, its bold lost in plain text, opens the sentence after it.
         ("Scale. Delegates came from 123 countries. They met in Tianjin.\n规模。 来自全球123个国家。",
          ["Scale. Delegates came from 123 countries.", "They met in Tianjin.", "规模。 来自全球123个国家。"]),
+        ("The speaker was Liu Jing. She spoke first.", ["The speaker was Liu Jing.", "She spoke first."]),
+        ("# 这是什么？——一份解读\n## 问：这项制度从何而来？\n它始于2019年。", ["它始于2019年。"]),
         # A list item's sentences start after its bullet or number.
         ("Three rules apply:\n- an industry placement of 315 hours.\n2. Exams sit in June. Resits follow.",
          ["Three rules apply:", "an industry placement of 315 hours.", "Exams sit in June.", "Resits follow."]),

@@ -70,11 +70,24 @@ def subject(question: str) -> str | None:
     return None
 
 
-def defines(subject: str, sentence: str) -> bool:
+def defines(subject: str, sentence: str, before: str = "") -> bool:
     """The sentence opens by saying what ``subject`` is: "Liu Jing, who led ...", "A Luban Workshop
-    is ...", "鲁班工坊是……"."""
+    is ...", "鲁班工坊是……"; or, after a sentence (``before``) that names it, "At the time she was
+    director of ..."."""
     name = re.escape(subject)
+    if before and re.search(name, before, re.I) and _SAYS_WHAT_IT_IS.match(sentence):
+        return True
     return bool(
         re.match(rf"(?:the\s+|an?\s+)?{name}(?:\s*\([^)]*\))?(?:,|\s+(?:is|was|are|were|has been)\b)", sentence, re.I)
         or re.match(rf"{name}(?:（[^）]*）)?[，,]?(?:是|为|现任|担任|曾任)", sentence)
+        or re.search(rf"{_CHINESE_TITLE_END}{name}", sentence)
     )
+
+
+# A pronoun in a sentence's first words, then what it is: "At the time she was director of ...".
+_SAYS_WHAT_IT_IS = re.compile(
+    r"^(?:[\w,]+\s+){0,4}?(?:he|she|it|they)\s+(?:is|was|are|were|has been|served as)\b", re.I
+)
+# Chinese puts a person's post straight before the name ("……处处长刘婧", "部长王晓萍"): the last
+# character of the common titles (处长, 主任, 大臣, 主席, 总理, 首相, 教授, 院士, 委员, 理事, 大使, 书记, 总监).
+_CHINESE_TITLE_END = "[长任臣席理相授士员事使记监]"

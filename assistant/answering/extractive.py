@@ -30,11 +30,15 @@ _ANAPHORA = frozenset("it its they them their this that these those he she his h
 _OPENING_ANAPHORA = frozenset("it its they their these those this he she his her such both".split())
 # The same in Chinese, which has no spaces to find a first word by: "at the meeting", "this", "the said", "he" ...
 _OPENING_ANAPHORA_ZH = ("会上", "会议上", "此后", "上述", "这", "该", "其", "此", "他", "她", "它")
+_EARLY_PERSONAL_PRONOUN = re.compile(r"^(?:[\w,]+\s+){1,4}?(?:he|she|they)\b", re.I)
 # How much less a sentence that ends in a colon (the lead-in to a list) scores.
 LIST_LEAD_PENALTY = 0.3
 
 
 ANSWER_TYPE_BONUS = 0.1
+# "Who is X?" asks for the sentence that says what X is, a narrower cue than a date or a name, so
+# it weighs more: a sentence only about X must not outrank it ("The interviewee was Liu Jing.").
+DEFINITION_BONUS = 0.3
 # A sentence inherits this share of the previous sentence's score: the sentence after the one
 # that restates the question often holds the answer ("Algorithms ... have been devised. These include ...").
 CONTEXT_WEIGHT = 0.1
@@ -44,14 +48,14 @@ CONTEXT_WEIGHT = 0.1
 CONTEXT_WORDS_SHARE = 0.7
 
 
-def _answer_type_bonus(question: str, texts: list[str]) -> np.ndarray:
+def _answer_type_bonus(question: str, texts: list[str], befores: list[str]) -> np.ndarray:
     """A "when" question wants a sentence with a new date; "how many", a number; "who", a name;
     "who is X" or "what is X", a sentence that says what X is."""
     bonus = np.zeros(len(texts))
     if (pattern := cues.wanted(question)) is not None:
         bonus += [ANSWER_TYPE_BONUS if cues.offers(pattern, t, question) else 0.0 for t in texts]
     if (subject := cues.subject(question)) is not None:
-        bonus += [ANSWER_TYPE_BONUS if cues.defines(subject, t) else 0.0 for t in texts]
+        bonus += [DEFINITION_BONUS * cues.defines(subject, t, b) for t, b in zip(texts, befores, strict=True)]
     return bonus
 
 
@@ -131,7 +135,8 @@ class ExtractiveEngine:
         match = LEXICAL_WEIGHT * lexical
         if self.embeddings.reads(question):  # an English-only model's similarities are noise for Chinese
             match += vectors @ np.asarray(self.embeddings.embed_query(question), dtype=np.float32)
-        scores = _with_context(match, numbers) + prior + _answer_type_bonus(question, texts)
+        befores = ["" if a is None else texts[a] for a in antecedent]
+        scores = _with_context(match, numbers) + prior + _answer_type_bonus(question, texts, befores)
         # A sentence that only introduces a list ("... as follows:") answers nothing by itself.
         scores[[i for i, t in enumerate(texts) if t.rstrip().endswith(":")]] -= LIST_LEAD_PENALTY
         order = np.argsort(-scores, kind="stable")
@@ -156,7 +161,7 @@ class ExtractiveEngine:
             chosen.sort(key=lambda position: not cues.offers(pattern, texts[position], question))
         # ... and a "who is X" answer with the sentence that says what X is.
         if (subject := cues.subject(question)) is not None:
-            chosen.sort(key=lambda position: not cues.defines(subject, texts[position]))
+            chosen.sort(key=lambda position: not cues.defines(subject, texts[position], befores[position]))
         shown: list[int] = []
         for position in chosen:
             before = antecedent[position]
@@ -175,6 +180,11 @@ class ExtractiveEngine:
 
 
 def _leans_back(sentence: str) -> bool:
-    """The sentence opens with a word that stands for something named before it."""
+    """The sentence opens with a word that stands for something named before it, or has a person's
+    pronoun for its subject within its first words ("At the time she was director ...")."""
     first = re.match(r"[\w']+", sentence)
-    return bool(first) and first.group().lower() in _OPENING_ANAPHORA or sentence.startswith(_OPENING_ANAPHORA_ZH)
+    return (
+        bool(first) and first.group().lower() in _OPENING_ANAPHORA
+        or sentence.startswith(_OPENING_ANAPHORA_ZH)
+        or bool(_EARLY_PERSONAL_PRONOUN.match(sentence))
+    )
