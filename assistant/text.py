@@ -139,7 +139,10 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
             in_heading = stripped.startswith("#")
         if boundary and line_start and not line_end and _is_run_in_label(stripped):
             continue  # "Theme. ..." / "主题。……": the label opens the sentence after it
-        if stripped and not in_heading and _content_words(stripped) >= 2 and not (whole_line and _is_heading(stripped)):
+        # A table's header row names its columns; it says nothing.
+        header_row = whole_line and stripped.startswith("|") and _TABLE_RULE.fullmatch(_next_line(text, end))
+        if stripped and not in_heading and not header_row and _content_words(stripped) >= 2 \
+                and not (whole_line and _is_heading(stripped)):
             left = start + len(piece) - len(piece.lstrip())
             if whole_line and stripped.startswith("|"):  # a table row: its cells, not the outer bars
                 inner = stripped.strip("| ")
@@ -155,6 +158,10 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+def _next_line(text: str, at: int) -> str:
+    return text[at:].lstrip("\n").split("\n", 1)[0].strip()
+
+
 def bare_line(line: str) -> str:
     """A line's words without its list bullet, or a table row's cells without the outer bars."""
     line = line.strip()
@@ -163,31 +170,32 @@ def bare_line(line: str) -> str:
     return line[marker.end():] if (marker := _LIST_MARKER.match(line)) else line
 
 
-def section_context(text: str, sentence: str) -> str:
-    """The lines above ``sentence`` in ``text`` that a reader takes it with: the headings of its
-    section and of the sections it belongs to, and for a table row the table's header row
+def section_context(text: str, sentence: str) -> tuple[list[str], str]:
+    """What a reader takes ``sentence`` in ``text`` with: the headings of its section and of the
+    sections it belongs to (outermost first), and for a table row the table's header row
     ("Maximum course length | 16 weeks" under "## Skills Bootcamps" says how long a bootcamp lasts)."""
     at = text.find(sentence)
     if at < 0:
-        return ""
+        return [], ""
     above = text[:at].split("\n")[:-1]
-    found = []
+    header = ""
     if "|" in sentence:
         table = list(itertools.takewhile(lambda line: "|" in line, reversed(above)))
-        found += [row for row in reversed(table) if not _TABLE_RULE.fullmatch(row)][:1]
+        header = next((row for row in reversed(table) if not _TABLE_RULE.fullmatch(row)), "")
+    headings: list[str] = []
     level = 7  # deeper than any Markdown heading
     for line in filter(None, map(str.strip, reversed(above))):
         if line.startswith("#"):
             depth = len(line) - len(line.lstrip("#"))
             if depth < level:  # the nearest heading, then the headings of the sections around it
-                found.insert(0, line.lstrip("# "))
+                headings.insert(0, line.lstrip("# "))
                 level = depth
         elif level == 7 and _is_heading(line):  # a heading without levels (PDF, Word): the nearest only
-            found.insert(0, line)
+            headings.insert(0, line)
             break
         if level == 1:
             break
-    return "\n".join(found)
+    return headings, header
 
 
 def sentences(text: str) -> list[str]:

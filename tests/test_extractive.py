@@ -131,3 +131,13 @@ def test_a_documents_own_reference_marks_are_not_quoted_as_citations() -> None:
     # Quoted as written, "[2]" would cite the answer's second source.
     answer = _answer("When did the bridge open?", "The bridge opened in 1937 [2]. It carries a road [3, 4].")
     assert answer.startswith("The bridge opened in 1937. [1]") and "[2]" not in answer
+
+
+def test_a_documents_list_of_sources_is_never_quoted() -> None:
+    answer = _answer(
+        "When did the rules on cooperation in running schools come into force?",
+        "## The rules\nThe rules were adopted in February and came into force that autumn, on 1 September 2003.\n\n"
+        "## Sources\nXinhua, 5 April 2003, on the rules on cooperation in running schools and when they came"
+        " into force.",
+    )
+    assert answer.startswith("The rules were adopted") and "Xinhua" not in answer

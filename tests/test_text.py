@@ -81,12 +81,14 @@ Bootcamps are free courses for adults.
 
 
 def test_a_sentence_is_read_with_its_headings_and_a_table_row_with_its_header() -> None:
-    assert section_context(TABLE_PAGE, "Bootcamps are free courses") == "Courses for adults\nSkills Bootcamps"
+    assert section_context(TABLE_PAGE, "Bootcamps are free courses") == (["Courses for adults", "Skills Bootcamps"], "")
     assert section_context(TABLE_PAGE, "Guaranteed interview | yes") == (
-        "Courses for adults\nSkills Bootcamps\nKey figures\n| Figure | Value |"
+        ["Courses for adults", "Skills Bootcamps", "Key figures"], "| Figure | Value |"
     )
-    assert section_context("Key facts\nThe levy started in 2017.", "The levy") == "Key facts"
-    assert section_context(TABLE_PAGE, "not in the page") == ""
+    assert section_context("Key facts\nThe levy started in 2017.", "The levy") == (["Key facts"], "")
+    assert section_context(TABLE_PAGE, "not in the page") == ([], "")
+    # A table's header row is no sentence.
+    assert "Figure | Value" not in sentences(TABLE_PAGE)
 
 
 def test_a_bare_line_has_no_bullet_and_no_outer_bars() -> None:

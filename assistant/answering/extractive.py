@@ -31,6 +31,12 @@ _OPENING_ANAPHORA = frozenset("it its they their these those this he she his her
 # The same in Chinese, which has no spaces to find a first word by: "at the meeting", "this", "the said", "he" ...
 _OPENING_ANAPHORA_ZH = ("会上", "会议上", "此后", "上述", "这", "该", "其", "此", "他", "她", "它")
 _EARLY_PERSONAL_PRONOUN = re.compile(r"^(?:[\w,]+\s+){1,4}?(?:he|she|they)\b", re.I)
+# The heading of a list of sources: "Sources", "7. References", "参考文献", "资料来源".
+_REFERENCES = re.compile(
+    r"\W*(?:\d+\.?\s*)?(?:sources?|references?|bibliography|further reading|notes"
+    r"|参考(?:文献|资料)?|资料来源|来源|注释)\W*",
+    re.I,
+)
 # How much less a sentence that ends in a colon (the lead-in to a list) scores.
 LIST_LEAD_PENALTY = 0.3
 
@@ -119,13 +125,13 @@ class ExtractiveEngine:
         # Words of the question found only around a sentence (its section's heading, its table's
         # header row, the document's title, the sentence it refers back to) count for less than
         # words in it: the heading says what the section is about, the sentence what it says.
+        sections = [section_context(passages[n - 1].text, text) for text, n in zip(texts, numbers, strict=True)]
         around = [
             "\n".join(filter(None, (
-                section_context(passages[numbers[i] - 1].text, texts[i]),
-                passages[numbers[i] - 1].metadata.get("title") or "",
+                *headings, header, passages[numbers[i] - 1].metadata.get("title") or "",
                 "" if a is None else texts[a],
             )))
-            for i, a in enumerate(antecedent)
+            for i, (a, (headings, header)) in enumerate(zip(antecedent, sections, strict=True))
         ]
         own = np.array([self.coverage(query_tokens, t) for t in texts])
         with_context = np.array([self.coverage(query_tokens, f"{c}\n{t}") for c, t in zip(around, texts, strict=True)])
@@ -139,8 +145,13 @@ class ExtractiveEngine:
         scores = _with_context(match, numbers) + prior + _answer_type_bonus(question, texts, befores)
         # A sentence that only introduces a list ("... as follows:") answers nothing by itself.
         scores[[i for i, t in enumerate(texts) if t.rstrip().endswith(":")]] -= LIST_LEAD_PENALTY
+        # A document's list of sources or references is where its facts come from, not what they are.
+        scores[[i for i, (headings, _) in enumerate(sections) if headings and _REFERENCES.fullmatch(headings[-1])]] \
+            = -np.inf
         order = np.argsort(-scores, kind="stable")
         best = scores[order[0]]
+        if best == -np.inf:  # nothing but a list of sources
+            return
         chosen: list[int] = []
         chosen_words: list[set[str]] = []
         words = 0
