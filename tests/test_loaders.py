@@ -4,6 +4,7 @@ import pytest
 
 from assistant.config import MB
 from assistant.errors import DocumentError
+from assistant.ingest.cleaning import join_pdf_lines
 from assistant.ingest.loaders import discover, load_file
 from tests.conftest import write
 from tests.samples import make_docx, make_pdf
@@ -184,6 +185,44 @@ def test_pdf_bullet_set_apart_in_a_larger_type_is_a_list_item_not_a_heading_or_a
 
     lines = load_file(tmp_path / "apart.pdf", tmp_path, MB)[0].page_content.splitlines()
     assert lines[1:] == ["• Legal basis. Article 68 allows foreign schools.", "• Progression. Article 53 helps."]
+
+
+def test_pdf_paragraph_over_a_page_break_stays_whole_on_its_first_page(tmp_path: Path) -> None:
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    pdf = canvas.Canvas(str(tmp_path / "pages.pdf"), pagesize=A4)
+    for page, lines in enumerate([
+        ["Within the Union, the court holds that where its law conflicts with national law, then EU"],
+        ["law has primacy over national provisions of every kind.", "", "# Second part", "A new paragraph here."],
+    ]):
+        pdf.setFont("Helvetica", 10)
+        for number, line in enumerate(lines):
+            pdf.setFont("Helvetica", 14 if line.startswith("# ") else 10)
+            pdf.drawString(40, 800 - 20 * number, line.removeprefix("# "))
+        pdf.drawString(280, 30, f"Page {page + 1}")
+        pdf.showPage()
+    pdf.save()
+
+    first, second = (page.page_content for page in load_file(tmp_path / "pages.pdf", tmp_path, MB))
+    assert first.endswith("then EU law has primacy over national provisions of every kind.")
+    assert second.startswith("# Second part")
+
+
+def test_pdf_lines_ending_on_a_semicolon_or_opening_lower_case_go_on_with_their_sentence() -> None:
+    page = (
+        "Networks move data in packets, each a small unit with a header and a body of data,\n"
+        "and routers forward them.\n"
+        "Each packet is labelled and sent;\n"
+        "each may take another route.\n"
+        "Boards present in several states at once, for school leaving certificates, are\n"
+        "the CBSE and the CISCE\n"
+    )
+    assert join_pdf_lines(page, page).splitlines() == [
+        "Networks move data in packets, each a small unit with a header and a body of data, and routers forward them.",
+        "Each packet is labelled and sent; each may take another route.",
+        "Boards present in several states at once, for school leaving certificates, are the CBSE and the CISCE",
+    ]
 
 
 def test_file_over_size_cap_is_refused(tmp_path: Path) -> None:

@@ -14,6 +14,10 @@ _BLOCK_START = re.compile(r"^\s*(#{1,6}\s|[-*+•▪◦●]\s|\d{1,3}[.)]\s|[a-z
 _TABLE_ROW = re.compile(r"^\s*\|")
 # Where a sentence (or a clause that introduces a list) ends.
 _ENDS_SENTENCE = re.compile(r"[.!?:;。！？：；…][\"'”’)\]]*\s*$")
+# Where a paragraph may end: not at a semicolon, which a line of running text often ends on.
+_ENDS_PARAGRAPH = re.compile(r"[.!?:。！？：…][\"'”’)\]]*\s*$")
+# A line that opens a heading (or a new paragraph): a capital, a digit or a Chinese character.
+_OPENS = re.compile(f"^[A-Z0-9{CJK_CHARS}（「『\"“]")
 _CJK_EDGE = re.compile(f"[{CJK_CHARS}，、。；：！？）」』]$")
 _CJK_START = re.compile(f"^[{CJK_CHARS}（「『]")
 # "main-" + "tenance": a word broken at the end of a line.
@@ -147,13 +151,14 @@ def join_pdf_lines(page: str, full_text: str) -> str:
         marked = line.startswith("# ")  # by its type size
         row = CELL_SEPARATOR in line  # a table's cells, on one line since they share a baseline
         heading = marked or (
-            len(line) < 0.6 * width
+            _OPENS.match(line) is not None
+            and len(line) < 0.6 * width
             and not _ENDS_SENTENCE.search(line)
             and not line.endswith(("-", ","))
             and (not following or following[:1].isupper() or following[:1].isdigit() or _CJK_START.search(following))
         )
         previous = out[-1] if out else ""
-        ended = _ENDS_SENTENCE.search(last) and len(last) < 0.9 * width
+        ended = _ENDS_PARAGRAPH.search(last) and len(last) < 0.9 * width
         if previous and last and not previous.startswith("# ") and not heading and not ended \
                 and not _BLOCK_START.match(line) and not row and CELL_SEPARATOR not in last:
             out[-1] = _unbroken(previous, line, full_text) or _joined(previous, line)
@@ -180,3 +185,24 @@ def plain_markdown(text: str) -> str:
     text = _STRONG.sub(r"\2", text)
     text = _EMPHASIS.sub(r"\2", text)
     return _CODE.sub(r"\1", text)
+
+
+def join_across_pages(pages: list[str]) -> list[str]:
+    """Pages (each already joined into paragraphs) with a paragraph that runs over a page break
+    kept whole on the page where it starts: its sentences are never cut at the break."""
+    pages = list(pages)
+    for number in range(len(pages) - 1):
+        last = pages[number].rstrip().rsplit("\n", 1)[-1]
+        head, _, rest = pages[number + 1].lstrip().partition("\n")
+        if last and head and _continues(last, head):
+            pages[number] = pages[number].rstrip() + ("" if _CJK_EDGE.search(last) else " ") + head
+            pages[number + 1] = rest
+    return pages
+
+
+def _continues(last: str, head: str) -> bool:
+    """The first line of a page goes on with the last line of the page before: that one stops
+    short of a full stop, and neither is a heading, a table row or a list item."""
+    if any(line.startswith("# ") or CELL_SEPARATOR in line for line in (last, head)) or _BLOCK_START.match(head):
+        return False
+    return not _ENDS_PARAGRAPH.search(last)

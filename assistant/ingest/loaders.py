@@ -19,6 +19,7 @@ from assistant.errors import DocumentError
 from assistant.ingest.cleaning import (
     CELL_SEPARATOR,
     drop_running_lines,
+    join_across_pages,
     join_paragraph_lines,
     join_pdf_lines,
     plain_markdown,
@@ -185,11 +186,13 @@ def _check_text_layer(pages: list[Document]) -> None:
 
 
 def _tidy_pdf(pages: list[Document]) -> list[Document]:
-    """Running headers, footers and page numbers out; each paragraph's lines joined, headings marked."""
+    """Running headers, footers and page numbers out; each paragraph's lines joined (one that runs
+    over a page break, on the page where it starts), headings marked."""
     texts = drop_running_lines([page.page_content for page in pages])
     whole = "\n".join(texts)
-    for page, text in zip(pages, texts, strict=True):
-        page.page_content = join_pdf_lines(text, whole)
+    joined = join_across_pages([join_pdf_lines(text, whole) for text in texts])
+    for page, text in zip(pages, joined, strict=True):
+        page.page_content = text
     return pages
 
 
