@@ -4,7 +4,7 @@ import pytest
 
 from assistant.config import MB
 from assistant.errors import DocumentError
-from assistant.ingest.cleaning import join_pdf_lines
+from assistant.ingest.cleaning import join_paragraph_lines, join_pdf_lines
 from assistant.ingest.loaders import discover, load_file
 from tests.conftest import write
 from tests.samples import make_docx, make_pdf
@@ -222,6 +222,19 @@ def test_pdf_lines_ending_on_a_semicolon_or_opening_lower_case_go_on_with_their_
         "Networks move data in packets, each a small unit with a header and a body of data, and routers forward them.",
         "Each packet is labelled and sent; each may take another route.",
         "Boards present in several states at once, for school leaving certificates, are the CBSE and the CISCE",
+    ]
+
+
+def test_wrapped_text_keeps_its_compounds_and_numbers_and_its_lists() -> None:
+    # A wrapping tool breaks at a compound's hyphen and may start a line with "27)"; only a list's
+    # items (a numbered one inside a paragraph only from 1, as in CommonMark) start lines of their own.
+    text = (
+        "Virus RNA (Ct = 23 +\n27) was found in the non-\nspecific sample.\n"
+        "1. First item\n2. Second item\nwrapped on.\n- bullet"
+    )
+    assert join_paragraph_lines(text).splitlines() == [
+        "Virus RNA (Ct = 23 + 27) was found in the non-specific sample.",
+        "1. First item", "2. Second item wrapped on.", "- bullet",
     ]
 
 

@@ -26,7 +26,10 @@ def _paragraphs(article: Article) -> list[str]:
 
 
 def _wrapped(article: Article, path: Path) -> None:
-    body = "\n\n".join(textwrap.fill(p, WRAP_COLUMNS) for p in _paragraphs(article))
+    # Wrapping adds line breaks; the ones the text already has stay (COVID-QA's lines are its headings).
+    body = "\n\n".join(
+        "\n".join(textwrap.fill(line, WRAP_COLUMNS) for line in p.splitlines()) for p in _paragraphs(article)
+    )
     path.write_text(f"# {article.title}\n\n{body}\n", encoding="utf-8")
 
 

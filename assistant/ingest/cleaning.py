@@ -12,6 +12,8 @@ from assistant.text import CJK_CHARS
 # A line that starts a block of its own in Markdown or plain text: heading, list item, quote, table row, fence.
 _BLOCK_START = re.compile(r"^\s*(#{1,6}\s|[-*+•▪◦●]\s|\d{1,3}[.)]\s|[a-zA-Z][.)]\s|>|\||```|~~~)")
 _TABLE_ROW = re.compile(r"^\s*\|")
+_NUMBERED = re.compile(r"^\s*(\d{1,3}|[a-zA-Z])[.)]\s")
+_FIRST_NUMBER = re.compile(r"^\s*[1aA][.)]\s")
 # Where a sentence (or a clause that introduces a list) ends.
 _ENDS_SENTENCE = re.compile(r"[.!?:;。！？：；…][\"'”’)\]]*\s*$")
 # Where a paragraph may end: not at a semicolon, which a line of running text often ends on.
@@ -35,18 +37,27 @@ RUNNING_LINES = 4
 
 
 def _joined(previous: str, line: str) -> str:
-    """Two lines of one paragraph as one: no space between Chinese characters, none inside a word."""
-    if _CJK_EDGE.search(previous) and _CJK_START.search(line):
+    """Two lines of one paragraph as one: no space between Chinese characters, none after a
+    hyphen that a wrapping tool broke a compound at ("non-" + "specific")."""
+    if _CJK_EDGE.search(previous) and _CJK_START.search(line) or _BROKEN_WORD.search(previous):
         return previous + line
     return previous + " " + line
+
+
+def _interrupts(line: str, in_list: bool) -> bool:
+    """The line starts a block of its own, even inside a paragraph. As in CommonMark, a numbered
+    item interrupts a paragraph only from 1 (a wrapped line may well begin "27) was detected ..."),
+    and any item follows the one before it in a list."""
+    if not _BLOCK_START.match(line):
+        return False
+    return in_list or not _NUMBERED.match(line) or bool(_FIRST_NUMBER.match(line))
 
 
 def join_paragraph_lines(text: str) -> str:
     """Markdown or plain text with each paragraph on one line; blank lines, headings, list items,
     quotes, table rows and fenced code keep their own lines."""
     out: list[str] = []
-    fenced = False
-    open_paragraph = False
+    fenced = open_paragraph = in_list = False
     for raw in text.splitlines():
         line = raw.strip()
         if line.startswith(("```", "~~~")):
@@ -62,10 +73,11 @@ def join_paragraph_lines(text: str) -> str:
             open_paragraph = False
             continue
         hard_break = raw.endswith("  ")  # Markdown's explicit line break
-        if open_paragraph and not _BLOCK_START.match(line) and not _TABLE_ROW.match(out[-1]):
+        if open_paragraph and not _interrupts(line, in_list) and not _TABLE_ROW.match(out[-1]):
             out[-1] = _joined(out[-1], line)
         else:
             out.append(line)
+            in_list = bool(_BLOCK_START.match(line))
         open_paragraph = not hard_break and not line.startswith("#") and not _TABLE_ROW.match(line)
     return "\n".join(out)
 
