@@ -1,7 +1,8 @@
 """Regenerate BENCHMARKS.md from runs of the committed code (`make benchmarks`).
 
 Runs `assistant eval` on XQuAD English (with the tutorial baseline and BM25), XQuAD Chinese,
-the cross-language negatives, the gate calibration, and the indexing benchmark; then the same
+the cross-language negatives, the gate calibration, COVID-QA's long papers, every document format,
+and the indexing benchmark; then the same
 evaluations with multilingual-e5-small, across languages too; and, where llama.cpp's server is
 installed, SmolLM2 answering through it. Writes every table with the command that produced it.
 """
@@ -20,7 +21,7 @@ import psutil
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO.parent / "shared" / "bench-data"
-EN, ZH = DATA / "xquad.en.json", DATA / "xquad.zh.json"
+EN, ZH, COVID = DATA / "xquad.en.json", DATA / "xquad.zh.json", DATA / "covidqa-dev.json"
 
 
 E5 = {"ASSISTANT_EMBEDDING_MODEL": "multilingual-e5-small"}
@@ -65,6 +66,18 @@ def _default_model_runs(limit: list[str]) -> list[tuple[str, list[str]]]:
         (
             "The collection's own question set (benchmarks/corpus_qa.json) against the shipped documents",
             ["assistant", "eval", "--corpus", "benchmarks/corpus_qa.json", "--docs", "documents"],
+        ),
+        (
+            "COVID-QA development half (49 long papers), with the tutorial baseline and BM25",
+            ["assistant", "eval", str(COVID), *limit, "--baseline"],
+        ),
+        (
+            "Document formats, XQuAD English: the articles as wrapped Markdown, PDF, Word and HTML",
+            [sys.executable, "benchmarks/formats.py", str(EN), *limit],
+        ),
+        (
+            "Document formats, COVID-QA development half",
+            [sys.executable, "benchmarks/formats.py", str(COVID), *limit],
         ),
         ("Indexing throughput and no-change re-index", [sys.executable, "benchmarks/indexing.py", "--data", str(EN)]),
         (
