@@ -229,13 +229,20 @@ def test_wrapped_text_keeps_its_compounds_and_numbers_and_its_lists() -> None:
     # A wrapping tool breaks at a compound's hyphen and may start a line with "27)"; only a list's
     # items (a numbered one inside a paragraph only from 1, as in CommonMark) start lines of their own.
     text = (
-        "Virus RNA (Ct = 23 +\n27) was found in the non-\nspecific sample.\n"
+        "Virus RNA (Ct = 23 +\n27) was found in the non-\nspecific sample, under-\nstanding the understanding.\n"
         "1. First item\n2. Second item\nwrapped on.\n- bullet"
     )
     assert join_paragraph_lines(text).splitlines() == [
-        "Virus RNA (Ct = 23 + 27) was found in the non-specific sample.",
+        "Virus RNA (Ct = 23 + 27) was found in the non-specific sample, understanding the understanding.",
         "1. First item", "2. Second item wrapped on.", "- bullet",
     ]
+
+
+def test_docx_line_break_inside_a_paragraph_goes_on_with_it(tmp_path: Path) -> None:
+    # Text pasted into Word from a PDF keeps the PDF's line ends as breaks inside one paragraph.
+    path = make_docx(tmp_path / "pasted.docx", ["Illness rates were high, but death rates\nwere not above normal."])
+    text = load_file(path, tmp_path, MB)[0].page_content
+    assert text == "Illness rates were high, but death rates were not above normal."
 
 
 def test_file_over_size_cap_is_refused(tmp_path: Path) -> None:

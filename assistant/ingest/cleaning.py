@@ -37,9 +37,8 @@ RUNNING_LINES = 4
 
 
 def _joined(previous: str, line: str) -> str:
-    """Two lines of one paragraph as one: no space between Chinese characters, none after a
-    hyphen that a wrapping tool broke a compound at ("non-" + "specific")."""
-    if _CJK_EDGE.search(previous) and _CJK_START.search(line) or _BROKEN_WORD.search(previous):
+    """Two lines of one paragraph as one: no space between Chinese characters."""
+    if _CJK_EDGE.search(previous) and _CJK_START.search(line):
         return previous + line
     return previous + " " + line
 
@@ -55,7 +54,8 @@ def _interrupts(line: str, in_list: bool) -> bool:
 
 def join_paragraph_lines(text: str) -> str:
     """Markdown or plain text with each paragraph on one line; blank lines, headings, list items,
-    quotes, table rows and fenced code keep their own lines."""
+    quotes, table rows and fenced code keep their own lines. A word broken at a line-end hyphen is
+    mended as in a PDF (see ``_unbroken``): text copied out of PDFs keeps their breaks."""
     out: list[str] = []
     fenced = open_paragraph = in_list = False
     for raw in text.splitlines():
@@ -74,7 +74,7 @@ def join_paragraph_lines(text: str) -> str:
             continue
         hard_break = raw.endswith("  ")  # Markdown's explicit line break
         if open_paragraph and not _interrupts(line, in_list) and not _TABLE_ROW.match(out[-1]):
-            out[-1] = _joined(out[-1], line)
+            out[-1] = _unbroken(out[-1], line, text) or _joined(out[-1], line)
         else:
             out.append(line)
             in_list = bool(_BLOCK_START.match(line))

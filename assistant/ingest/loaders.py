@@ -208,7 +208,7 @@ def _load_docx(path: Path) -> list[Document]:
             lines.extend(CELL_SEPARATOR.join(cell.text.strip() for cell in row.cells) for row in block.rows)
             lines.append("")
             continue
-        text = block.text.strip()
+        text = join_paragraph_lines(block.text.strip())  # a line break inside a paragraph goes on with it
         style = (block.style.name if block.style is not None else "") or ""
         if text:
             lines.extend([f"# {text}" if style.startswith(("Heading", "Title")) else text, ""])
