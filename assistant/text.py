@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import itertools
 import re
+from collections.abc import Iterable
 
 # Chinese characters (CJK ideographs, their extension A and compatibility forms): the one definition.
 CJK_CHARS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
@@ -196,6 +197,41 @@ def section_context(text: str, sentence: str) -> tuple[list[str], str]:
         if level == 1:
             break
     return headings, header
+
+
+# "World Vocational and Technical Education Development Conference (WVTEDC)": a name, then the
+# acronym it goes by. Small words inside a name have no letter in the acronym.
+_DEFINED_ACRONYM = re.compile(r"((?:[\w'’-]+\s+){1,12})\(([A-Z][A-Za-z]{1,9})\)")
+_UNLETTERED = frozenset("and of for the in on to at a an &".split())
+
+
+def acronym_definitions(texts: Iterable[str]) -> dict[str, str]:
+    """Each acronym the texts define, and the name it stands for: {"RQF": "Regulated Qualifications
+    Framework", ...}; an acronym whose letters the words before it do not spell is no definition."""
+    found: dict[str, str] = {}
+    for text in texts:
+        for match in _DEFINED_ACRONYM.finditer(text):
+            acronym = match.group(2)
+            if acronym not in found and sum(ch.isupper() for ch in acronym) >= 2 and (
+                name := _spelled_by(match.group(1).split(), acronym)
+            ):
+                found[acronym] = name
+    return found
+
+
+def _spelled_by(words: list[str], acronym: str) -> str | None:
+    """The last words of ``words`` whose initials spell ``acronym`` (capitals only: "TVET" from
+    "technical and vocational education and training"), or None."""
+    letters = [ch.lower() for ch in acronym if ch.isupper()]
+    at = len(words)
+    while letters and at > 0:
+        at -= 1
+        word = words[at]
+        if word[:1].lower() == letters[-1]:
+            letters.pop()
+        elif word.lower() not in _UNLETTERED:  # "and" may have no letter; "of" may have one (MOHRSS)
+            return None
+    return " ".join(words[at:]) if not letters else None
 
 
 def sentences(text: str) -> list[str]:

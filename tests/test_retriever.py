@@ -31,3 +31,25 @@ def test_the_retriever_is_a_langchain_retriever(settings: Settings, embeddings: 
     assert [found[0] for found in sources.batch(["the apprenticeship levy", "the RQF and the QCF"])] == [
         "levy.md", "rqf.md"
     ]
+
+
+def test_an_acronym_the_documents_define_is_searched_in_its_long_form_too(
+    settings: Settings, embeddings: LocalEmbeddings
+) -> None:
+    # The model does not know "WVTEDC", and the passage that answers names the conference in full.
+    write(settings.docs_dir, "conference.md", (
+        "# The World Vocational and Technical Education Development Conference\n\n"
+        "The World Vocational and Technical Education Development Conference (WVTEDC) first met in Tianjin.\n\n"
+        "## Frequency\n\nThe World Vocational and Technical Education Development Conference is held every two "
+        "years, the Ministry of Education says.\n"
+    ))
+    write(settings.docs_dir, "levy.md", LEVY_DOC)
+    sync(settings, embeddings=embeddings)
+    retriever = HybridRetriever.open(settings, embeddings)
+
+    question = "How often does the WVTEDC take place?"
+    assert retriever.expand(question) == (
+        f"{question} (WVTEDC: World Vocational and Technical Education Development Conference)"
+    )
+    best = retriever.search(question)[0]
+    assert "every two years" in best.text and best.relevance >= settings.min_relevance

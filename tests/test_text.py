@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from assistant.text import bare_line, cut_words, section_context, sentences, word_count
+from assistant.text import acronym_definitions, bare_line, cut_words, section_context, sentences, word_count
 
 
 @pytest.mark.parametrize(
@@ -95,3 +95,14 @@ def test_a_bare_line_has_no_bullet_and_no_outer_bars() -> None:
     assert bare_line("  - an item, lower case") == "an item, lower case"
     assert bare_line("| 16 weeks | yes |") == "16 weeks | yes"
     assert bare_line("1,288 colleges in all.") == "1,288 colleges in all."
+
+
+def test_an_acronym_is_defined_by_the_words_before_it_that_spell_it() -> None:
+    assert acronym_definitions([
+        "The World Vocational and Technical Education Development Conference (WVTEDC) met.",
+        "China's Ministry of Human Resources and Social Security (MOHRSS) signed.",
+        "In England (UK) and in Wales (ENG) they differ.",  # letters not spelled: no definition
+    ]) == {
+        "WVTEDC": "World Vocational and Technical Education Development Conference",
+        "MOHRSS": "Ministry of Human Resources and Social Security",
+    }

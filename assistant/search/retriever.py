@@ -7,6 +7,7 @@ uses its ``search``, which returns ``Passage``s with the scores the relevance ga
 from __future__ import annotations
 
 import math
+import re
 import threading
 from collections import Counter
 from typing import Any
@@ -21,7 +22,7 @@ from assistant.config import Settings
 from assistant.embed.embeddings import LocalEmbeddings
 from assistant.embed.model_files import model_id_of
 from assistant.store.index import Index, Snapshot
-from assistant.text import has_cjk, tokens
+from assistant.text import acronym_definitions, has_cjk, tokens
 from assistant.types import Passage
 
 # Each side proposes this many candidates before fusion.
@@ -63,6 +64,8 @@ class LexicalIndex:
         self.bm25 = bm25s.BM25()
         if corpus:
             self.bm25.index(corpus, show_progress=False)
+        # Acronyms are read in their long form too: an English-only model does not know "WVTEDC".
+        self.acronyms = acronym_definitions(texts)
         df = Counter(word for doc in corpus for word in set(doc))
         self.total = max(len(corpus), 1)
         self.idf = {word: math.log(1 + self.total / n) for word, n in df.items()}
@@ -137,7 +140,13 @@ class HybridRetriever(BaseRetriever):
     def search(self, query: str, k: int | None = None) -> list[Passage]:
         """The ``k`` (default: ASSISTANT_TOP_K) best passages for ``query``, best first."""
         with self.index.reading() as snapshot:
-            return self._search(snapshot, self._lexical_side(snapshot), query, k or self.settings.top_k)
+            lexical = self._lexical_side(snapshot)
+            return self._search(snapshot, lexical, _expanded(query, lexical.acronyms), k or self.settings.top_k)
+
+    def expand(self, query: str) -> str:
+        """``query`` with the long form of each acronym in it that the documents define:
+        "How often is the WVTEDC held? (WVTEDC: World Vocational and Technical ... Conference)"."""
+        return _expanded(query, self.lexical().acronyms)
 
     def _meaning(self, similarity: float, language: str, metadata: dict) -> float:
         """``similarity`` on the 0-1 scale of the question's and the passage's languages (see
@@ -202,6 +211,17 @@ class HybridRetriever(BaseRetriever):
                 relevance=relevance(meaning, coverage, _in_language(meta, language)),
             ))
         return _merge_neighbours(passages)
+
+
+_ACRONYM = re.compile(r"\b[A-Z][A-Za-z]*[A-Z][A-Za-z]*\b")
+
+
+def _expanded(query: str, acronyms: dict[str, str]) -> str:
+    spelled = [
+        f"{word}: {acronyms[word]}" for word in dict.fromkeys(_ACRONYM.findall(query))
+        if word in acronyms and acronyms[word].lower() not in query.lower()
+    ]
+    return f"{query} ({'; '.join(spelled)})" if spelled else query
 
 
 def _in_language(metadata: dict, language: str) -> bool:
