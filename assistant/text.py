@@ -117,12 +117,8 @@ def _is_run_in_label(piece: str) -> bool:
     formatting once showed and plain text no longer does. A short sentence with a figure or a verb
     ("Prices rose 2.5%.", "The speaker was Liu Jing.") stands alone; one taken for a label anyway is
     only quoted with the next."""
-    return (
-        word_count(piece) <= RUN_IN_MAX_WORDS
-        and not re.search(r"\d", piece)
-        and not _COMMON_VERB.search(piece)
-        and not _LIST_MARKER.match(piece)
-    )
+    label = _LIST_MARKER.sub("", piece, count=1)  # "• Staff exchange. Six lecturers ..."
+    return 0 < word_count(label) <= RUN_IN_MAX_WORDS and not re.search(r"\d", label) and not _COMMON_VERB.search(label)
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
