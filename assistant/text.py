@@ -12,11 +12,13 @@ CJK_CHARS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _CJK = re.compile(f"[{CJK_CHARS}]")
 _WORD = f"[^\\W_{CJK_CHARS}]+"
 _TOKEN = re.compile(f"[{CJK_CHARS}]+|{_WORD}(?:['’]{_WORD})?")
-# A sentence ends at . ! ? (a closing quote or bracket may follow) before a space and a capital,
+# A sentence ends at . ! ? (a closing quote or bracket may follow, and reference marks such as
+# "[12]" or "[citation needed]", which belong to neither sentence) before a space and a capital,
 # digit or Chinese character; at Chinese 。！？; and at a line break, which after cleaning (see
 # ingest.cleaning) ends a paragraph, heading, list item or table row, never a sentence halfway.
 _SENTENCE_END = re.compile(
-    rf"(?:(?<=[.!?])|(?<=[.!?][\"'”’)\]]))\s+(?=[\"'“‘(\[]?[A-Z0-9{CJK_CHARS}])|(?<=[。！？])(?![”’」』）])|\n+"
+    rf"(?:(?<=[.!?])|(?<=[.!?][\"'”’)\]]))(?:\[[^\]\n]{{1,40}}\])*\s+(?=[\"'“‘(\[]?[A-Z0-9{CJK_CHARS}])"
+    rf"|(?<=[。！？])(?![”’」』）])|\n+"
 )
 # A line with no closing punctuation and few words is a heading or a title, not a sentence.
 _CLOSES = re.compile(r"[.!?。！？;；:：][\"'”’)\]」』）]*$")

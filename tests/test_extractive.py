@@ -131,6 +131,8 @@ def test_a_documents_own_reference_marks_are_not_quoted_as_citations() -> None:
     # Quoted as written, "[2]" would cite the answer's second source.
     answer = _answer("When did the bridge open?", "The bridge opened in 1937 [2]. It carries a road [3, 4].")
     assert answer.startswith("The bridge opened in 1937. [1]") and "[2]" not in answer
+    answer = _answer("When did the bridge open?", "The bridge opened in 1937.[citation needed] It is long.")
+    assert answer.startswith("The bridge opened in 1937. [1]")
 
 
 def test_a_documents_list_of_sources_is_never_quoted() -> None:

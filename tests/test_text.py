@@ -28,6 +28,9 @@ from assistant.text import acronym_definitions, bare_line, cut_words, section_co
          ["Scale. Delegates came from 123 countries.", "They met in Tianjin.", "规模。 来自全球123个国家。"]),
         ("The speaker was Liu Jing. She spoke first.", ["The speaker was Liu Jing.", "She spoke first."]),
         ("- Staff exchange. Six lecturers will teach abroad.", ["Staff exchange. Six lecturers will teach abroad."]),
+        # A reference mark after the full stop belongs to neither sentence.
+        ("The bridge opened in 1937.[12] It carries a road.[citation needed] Trains use it.",
+         ["The bridge opened in 1937.", "It carries a road.", "Trains use it."]),
         ("# 这是什么？——一份解读\n## 问：这项制度从何而来？\n它始于2019年。", ["它始于2019年。"]),
         # A list item's sentences start after its bullet or number.
         ("Three rules apply:\n- an industry placement of 315 hours.\n2. Exams sit in June. Resits follow.",
