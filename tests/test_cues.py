@@ -17,6 +17,17 @@ from assistant.answering import cues
         ("Who authored the Liber servitoris?", "His Liber servitoris is of particular interest.", False),
         ("Where is the river?", "The city lies on the banks of the St. Johns River.", True),
         ("哪一年建成的？", "该桥于1937年建成。", True),
+        # A day, not a year, for "on what date" / "哪天".
+        ("On what date did the levy start?", "The levy started on 6 April 2017.", True),
+        ("On what date did the levy start?", "The levy started in 2017.", False),
+        ("新法从哪天开始施行？", "新法自2022年5月1日起施行。", True),
+        ("新法从哪天开始施行？", "新法于2022年施行。", False),
+        # A Chinese numeral counts with a measure word; an institution or a post where Chinese has no capitals.
+        ("一个T Level抵得上几个A Level？", "一个T Level相当于三个A Level。", True),
+        ("英方合作院校是哪所？", "工坊由天津市第二商业学校与奇切斯特学院合作建设。", True),
+        ("英方合作院校是哪所？", "工坊于2017年启动。", False),
+        ("刘婧担任什么职务？", "此后，英国国际贸易部处长刘婧接受了采访。", True),
+        ("刘婧担任什么职务？", "刘婧接受了采访。", False),
     ],
 )
 def test_a_sentence_offers_what_the_question_asks_for(question: str, sentence: str, offered: bool) -> None:

@@ -15,26 +15,43 @@ _HOW_MANY = re.compile(
     re.I,
 )
 _WHO_WHERE = re.compile(r"\b(who|whom|whose)\b|^\s*where\b", re.I)
+_WHICH_DAY = re.compile(r"^\s*(on\s+)?(what|which)\s+(date|day)\b|哪天|哪一天|哪日|几月几日|几号", re.I)
+# Chinese has no capitals to tell a name by: "哪所学院" wants an institution's name, "谁"/"哪位"/
+# "什么职务" a person's post.
+_WHICH_BODY_ZH = re.compile(r"哪一?(所|家)|哪个(部门|机构|单位|组织)|什么(学校|学院|机构|组织|部门|单位)")
+_WHO_ZH = re.compile(r"谁|哪位|什么职务|什么职位|担任什么")
 
-_DATE = re.compile(
-    r"\b(1[0-9]{3}|20[0-9]{2})s?\b|\b(January|February|March|April|May|June|July|August|September|October|"
-    r"November|December|century)\b|\d+\s*年"
+_MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
+_DATE = re.compile(rf"\b(1[0-9]{{3}}|20[0-9]{{2}})s?\b|\b({_MONTHS}|century)\b|\d+\s*年")
+_DAY = re.compile(
+    rf"\b\d{{1,2}}(st|nd|rd|th)?\s+({_MONTHS})\b|\b({_MONTHS})\s+\d{{1,2}}\b|\d{{1,2}}\s*月\s*\d{{1,2}}\s*日"
+    r"|\b(Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b|星期|周[一二三四五六日]"
 )
 _NUMBER = re.compile(
     r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
-    r"hundred|thousand|million|billion|dozen|half)\b",
+    r"hundred|thousand|million|billion|dozen|half)\b"
+    # A Chinese numeral counts something when a measure word follows it: "三个", "六名", "第二届".
+    r"|[两二三四五六七八九十百千万亿]+\s*[个名所家项条届年次人位天周倍月期批]|第[一二三四五六七八九十]+",
     re.I,
 )
+_BODY_ZH = re.compile(r"[\u4e00-\u9fff]{2,}(学院|大学|学校|中心|部|局|委员会|协会|研究院|研究所|公司|集团|基金会)")
+_POST_ZH = re.compile(r"(处长|主任|部长|大臣|主席|院长|校长|局长|司长|大使|书记|总监|经理|教授|会长|首相|总理|秘书长)")
 # A capitalised word inside a sentence (not its first word): most often a name or a place.
 _NAME = re.compile(r"(?<=[\s(\"“])[A-Z][\w'’.-]+")
 
 
 def wanted(question: str) -> re.Pattern | None:
     """What an answer to ``question`` must hold: a date, a number, a name, or no telling."""
+    if _WHICH_DAY.search(question):
+        return _DAY
     if _WHEN.search(question):
         return _DATE
     if _HOW_MANY.search(question):
         return _NUMBER
+    if _WHICH_BODY_ZH.search(question):
+        return _BODY_ZH
+    if _WHO_ZH.search(question):
+        return _POST_ZH
     if _WHO_WHERE.search(question):
         return _NAME
     return None
@@ -42,9 +59,10 @@ def wanted(question: str) -> re.Pattern | None:
 
 def leading(question: str) -> re.Pattern | None:
     """What the first sentence of an answer should hold: the date or number ``question`` asks for.
-    Not a name: any capitalised word passes for one, so it is too loose a sign to reorder by."""
+    Not a name (any capitalised word passes for one) nor a Chinese body or post: too loose a sign
+    to reorder by."""
     pattern = wanted(question)
-    return None if pattern is _NAME else pattern
+    return None if pattern in (_NAME, _BODY_ZH, _POST_ZH) else pattern
 
 
 def offers(pattern: re.Pattern, sentence: str, question: str) -> bool:
