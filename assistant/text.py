@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import itertools
 import re
-from collections.abc import Iterable
 
 # Chinese characters (CJK ideographs, their extension A and compatibility forms): the one definition.
 CJK_CHARS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
@@ -203,9 +202,14 @@ _DEFINED_ACRONYM = re.compile(r"((?:[\w'’-]+\s+){1,12})\(([A-Z][A-Za-z]{1,9})\
 _UNLETTERED = frozenset("and of for the in on to at a an &".split())
 
 
-def acronym_definitions(texts: Iterable[str]) -> dict[str, str]:
-    """Each acronym the texts define, and the name it stands for: {"RQF": "Regulated Qualifications
-    Framework", ...}; an acronym whose letters the words before it do not spell is no definition."""
+def acronym_definitions(texts: list[str]) -> dict[str, str]:
+    """Each acronym the texts define and then mostly leave for its name, with the name it stands
+    for: {"WVTEDC": "World Vocational and Technical Education Development Conference", ...}.
+
+    An acronym whose letters the words before it do not spell is no definition. One the texts go
+    on to use more often than its name (a paper's "MERS-CoV") is left out: it finds its passages
+    by itself, and its name would only dilute the question.
+    """
     found: dict[str, str] = {}
     for text in texts:
         for match in _DEFINED_ACRONYM.finditer(text):
@@ -214,7 +218,12 @@ def acronym_definitions(texts: Iterable[str]) -> dict[str, str]:
                 name := _spelled_by(match.group(1).split(), acronym)
             ):
                 found[acronym] = name
-    return found
+    lowered = [text.lower() for text in texts]
+    return {
+        acronym: name for acronym, name in found.items()
+        if sum(text.count(name.lower()) for text in lowered)
+        > sum(len(re.findall(rf"\b{re.escape(acronym)}\b", text)) for text in texts)
+    }
 
 
 def _spelled_by(words: list[str], acronym: str) -> str | None:

@@ -104,8 +104,12 @@ def test_a_bare_line_has_no_bullet_and_no_outer_bars() -> None:
 def test_an_acronym_is_defined_by_the_words_before_it_that_spell_it() -> None:
     assert acronym_definitions([
         "The World Vocational and Technical Education Development Conference (WVTEDC) met.",
+        "The World Vocational and Technical Education Development Conference meets again in 2026.",
         "China's Ministry of Human Resources and Social Security (MOHRSS) signed.",
+        "The Ministry of Human Resources and Social Security runs skills competitions.",
         "In England (UK) and in Wales (ENG) they differ.",  # letters not spelled: no definition
+        # Used more often than its name after it is defined, an acronym needs no spelling out.
+        "Middle East respiratory syndrome (MERS) spread. MERS cases rose. MERS is a coronavirus.",
     ]) == {
         "WVTEDC": "World Vocational and Technical Education Development Conference",
         "MOHRSS": "Ministry of Human Resources and Social Security",
