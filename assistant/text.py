@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import itertools
 import re
+from collections import Counter
 
 # Chinese characters (CJK ideographs, their extension A and compatibility forms): the one definition.
 CJK_CHARS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
@@ -197,9 +198,12 @@ def section_context(text: str, sentence: str) -> tuple[list[str], str]:
 
 
 # "World Vocational and Technical Education Development Conference (WVTEDC)": a name, then the
-# acronym it goes by. Small words inside a name have no letter in the acronym.
-_DEFINED_ACRONYM = re.compile(r"((?:[\w'’-]+\s+){1,12})\(([A-Z][A-Za-z]{1,9})\)")
+# acronym it goes by in brackets. Small words inside a name have no letter in the acronym.
+_BRACKETED_ACRONYM = re.compile(r"\(([A-Z][A-Za-z]{1,9})\)")
+ACRONYM = re.compile(r"\b[A-Z][A-Za-z]*[A-Z][A-Za-z]*\b")
 _UNLETTERED = frozenset("and of for the in on to at a an &".split())
+# How far before the bracket the name is looked for: a dozen words.
+_NAME_REACH = 160
 
 
 def acronym_definitions(texts: list[str]) -> dict[str, str]:
@@ -212,17 +216,19 @@ def acronym_definitions(texts: list[str]) -> dict[str, str]:
     """
     found: dict[str, str] = {}
     for text in texts:
-        for match in _DEFINED_ACRONYM.finditer(text):
-            acronym = match.group(2)
+        for match in _BRACKETED_ACRONYM.finditer(text):
+            acronym = match.group(1)
             if acronym not in found and sum(ch.isupper() for ch in acronym) >= 2 and (
-                name := _spelled_by(match.group(1).split(), acronym)
+                name := _spelled_by(text[max(0, match.start() - _NAME_REACH) : match.start()].split(), acronym)
             ):
                 found[acronym] = name
+    if not found:
+        return {}
+    used = Counter(word for text in texts for word in ACRONYM.findall(text) if word in found)
     lowered = [text.lower() for text in texts]
     return {
         acronym: name for acronym, name in found.items()
-        if sum(text.count(name.lower()) for text in lowered)
-        > sum(len(re.findall(rf"\b{re.escape(acronym)}\b", text)) for text in texts)
+        if sum(text.count(name.lower()) for text in lowered) > used[acronym]
     }
 
 

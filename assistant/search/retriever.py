@@ -7,7 +7,6 @@ uses its ``search``, which returns ``Passage``s with the scores the relevance ga
 from __future__ import annotations
 
 import math
-import re
 import threading
 from collections import Counter
 from typing import Any
@@ -22,7 +21,7 @@ from assistant.config import Settings
 from assistant.embed.embeddings import LocalEmbeddings
 from assistant.embed.model_files import model_id_of
 from assistant.store.index import Index, Snapshot
-from assistant.text import acronym_definitions, has_cjk, tokens
+from assistant.text import ACRONYM, acronym_definitions, has_cjk, tokens
 from assistant.types import Passage
 
 # Each side proposes this many candidates before fusion.
@@ -213,12 +212,9 @@ class HybridRetriever(BaseRetriever):
         return _merge_neighbours(passages)
 
 
-_ACRONYM = re.compile(r"\b[A-Z][A-Za-z]*[A-Z][A-Za-z]*\b")
-
-
 def _expanded(query: str, acronyms: dict[str, str]) -> str:
     spelled = [
-        f"{word}: {acronyms[word]}" for word in dict.fromkeys(_ACRONYM.findall(query))
+        f"{word}: {acronyms[word]}" for word in dict.fromkeys(ACRONYM.findall(query))
         if word in acronyms and acronyms[word].lower() not in query.lower()
     ]
     return f"{query} ({'; '.join(spelled)})" if spelled else query
