@@ -9,7 +9,7 @@ from assistant.answering.extractive import ExtractiveEngine
 from assistant.config import Settings
 from assistant.embed.embeddings import LocalEmbeddings
 from assistant.store.sync import sync
-from assistant.text import sentences, tokens
+from assistant.text import sentences
 from assistant.types import Passage
 from tests.conftest import write
 from tests.engines import EVIL_DOC, QUESTION
@@ -31,10 +31,10 @@ def _engine(passage: Passage) -> ExtractiveEngine:
     vectors = [(np.eye(9)[0] + np.eye(9)[i + 1]) / np.sqrt(2) for i in range(8)]
     stored = {cid: list(zip(sentences(passage.text), vectors, strict=False)) for cid in passage.ids}
 
-    def coverage(words: list[str], text: str) -> float:
-        return len(set(words) & set(tokens(text))) / len(set(words))
+    def share(words: list[str], present: set[str]) -> float:
+        return len(set(words) & present) / len(set(words))
 
-    return ExtractiveEngine(_FlatEmbeddings(), coverage, lambda ids: {c: stored[c] for c in ids})
+    return ExtractiveEngine(_FlatEmbeddings(), share, lambda ids: {c: stored[c] for c in ids})
 
 
 def _answer(question: str, text: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -10,7 +11,7 @@ import numpy as np
 
 from assistant.answering import cues
 from assistant.embed.embeddings import LocalEmbeddings
-from assistant.text import cut_words, section_context, tokens, word_count
+from assistant.text import cut_words, has_cjk, section_context, tokens, word_count
 from assistant.types import Passage, without_reference_marks
 
 MAX_WORDS = 80
@@ -84,11 +85,11 @@ class ExtractiveEngine:
     def __init__(
         self,
         embeddings: LocalEmbeddings,
-        coverage: Callable[[list[str], str], float],
+        share: Callable[[list[str], set[str]], float],
         sentences_of: Callable[[list[str]], dict[str, list[tuple[str, Any]]]],
     ) -> None:
         self.embeddings = embeddings
-        self.coverage = coverage
+        self.share = share  # of the question's words among a set of words, by their weights
         self.sentences_of = sentences_of
 
     def condense(self, question: str, history: list[tuple[str, str]]) -> str:
@@ -125,16 +126,18 @@ class ExtractiveEngine:
         # Words of the question found only around a sentence (its section's heading, its table's
         # header row, the document's title, the sentence it refers back to) count for less than
         # words in it: the heading says what the section is about, the sentence what it says.
+        words_of = _word_sets(chinese=any(has_cjk(w) for w in query_tokens))
+        own_words = [words_of(t) for t in texts]
         sections = [section_context(passages[n - 1].text, text) for text, n in zip(texts, numbers, strict=True)]
         around = [
-            "\n".join(filter(None, (
-                *headings, header, passages[numbers[i] - 1].metadata.get("title") or "",
-                "" if a is None else texts[a],
-            )))
+            set().union(
+                *map(words_of, (*headings, header, passages[numbers[i] - 1].metadata.get("title") or "")),
+                own_words[a] if a is not None else set(),
+            )
             for i, (a, (headings, header)) in enumerate(zip(antecedent, sections, strict=True))
         ]
-        own = np.array([self.coverage(query_tokens, t) for t in texts])
-        with_context = np.array([self.coverage(query_tokens, f"{c}\n{t}") for c, t in zip(around, texts, strict=True)])
+        own = np.array([self.share(query_tokens, words) for words in own_words])
+        with_context = np.array([self.share(query_tokens, w | c) for w, c in zip(own_words, around, strict=True)])
         lexical = own + CONTEXT_WORDS_SHARE * (with_context - own)
         # Earlier passages were judged more relevant by retrieval: a small tie-breaking prior.
         prior = np.array([0.02 * (len(passages) - number + 1) for number in numbers])
@@ -158,7 +161,7 @@ class ExtractiveEngine:
         for position in order:
             if len(chosen) == MAX_SENTENCES or (chosen and scores[position] < KEEP_RATIO * best):
                 break
-            candidate = set(tokens(texts[position]))
+            candidate = own_words[position]
             if any(_overlap(candidate, taken) > DUPLICATE_OVERLAP for taken in chosen_words):
                 continue
             length = word_count(texts[position])
@@ -188,6 +191,11 @@ class ExtractiveEngine:
         for i, position in enumerate(shown[:MAX_SENTENCES]):
             quote = cut_words(without_reference_marks(texts[position]), LONGEST_QUOTE_WORDS)
             yield ("" if i == 0 else " ") + f"{quote} [{numbers[position]}]"
+
+
+def _word_sets(*, chinese: bool) -> Callable[[str], set[str]]:
+    """A text's words as ``tokens`` finds them, each text split once (headings and titles repeat)."""
+    return functools.lru_cache(maxsize=None)(lambda text: set(tokens(text, chinese=chinese)))
 
 
 def _leans_back(sentence: str) -> bool:

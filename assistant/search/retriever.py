@@ -79,10 +79,14 @@ class LexicalIndex:
         return [int(i) for i in best if scores[i] > 0]
 
     def coverage(self, query_tokens: list[str], text: str) -> float:
+        """The idf-weighted share of the query's words that ``text`` holds."""
+        return self.share(query_tokens, set(tokens(text, chinese=any(has_cjk(w) for w in query_tokens))))
+
+    def share(self, query_tokens: list[str], present: set[str]) -> float:
+        """The idf-weighted share of the query's words among ``present`` (words as ``tokens`` finds them)."""
         wanted = set(query_tokens)
         if not wanted:
             return 0.0
-        present = set(tokens(text, chinese=any(has_cjk(w) for w in wanted)))
         weight = {w: self.idf.get(w, self.unseen_idf) for w in wanted}
         return sum(weight[w] for w in wanted & present) / sum(weight.values())
 
