@@ -15,7 +15,7 @@ CITATION = re.compile(r"\[(\d{1,3})\]")
 # they are, "[3]" would cite the answer's third source. Quotes and shown passages leave them out,
 # with the notes a page copied from Wikipedia carries beside them ("[citation needed]").
 _REFERENCE_MARK = re.compile(
-    r"\s*\[(?:\d{1,3}(?:\s*[,–-]\s*\d{1,3})*|citation needed|not in citation given|clarification needed"
+    r"[ \t]?\[(?:\d{1,3}(?:\s*[,–-]\s*\d{1,3})*|citation needed|not in citation given|clarification needed"
     r"|verification needed|failed verification|better source needed|dubious[^\]]{0,20}|when\?|who\?|which\?)\]"
 )
 

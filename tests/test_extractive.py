@@ -143,3 +143,8 @@ def test_a_documents_list_of_sources_is_never_quoted() -> None:
         " into force.",
     )
     assert answer.startswith("The rules were adopted") and "Xinhua" not in answer
+
+
+def test_a_section_called_notes_is_quoted_like_any_other() -> None:
+    answer = _answer("How long does the warranty last?", "## Notes\nThe warranty lasts two years from the sale.")
+    assert answer.startswith("The warranty lasts two years")

@@ -4,8 +4,9 @@ import pytest
 
 from assistant.config import MB
 from assistant.errors import DocumentError
-from assistant.ingest.cleaning import join_paragraph_lines, join_pdf_lines
+from assistant.ingest.cleaning import join_across_pages, join_paragraph_lines, join_pdf_lines
 from assistant.ingest.loaders import discover, load_file
+from assistant.ingest.pdf_layout import Line, reading_order
 from tests.conftest import write
 from tests.samples import make_docx, make_pdf
 
@@ -243,6 +244,23 @@ def test_docx_line_break_inside_a_paragraph_goes_on_with_it(tmp_path: Path) -> N
     path = make_docx(tmp_path / "pasted.docx", ["Illness rates were high, but death rates\nwere not above normal."])
     text = load_file(path, tmp_path, MB)[0].page_content
     assert text == "Illness rates were high, but death rates were not above normal."
+
+
+def test_a_paragraph_over_several_page_breaks_is_whole_on_its_first_page() -> None:
+    pages = [
+        "Intro.\nA long sentence that", "goes on over a whole page without", "ending here; the main-",
+        "tenance of maintenance.\nNext.",
+    ]
+    assert join_across_pages(pages) == [
+        "Intro.\nA long sentence that goes on over a whole page without ending here; the maintenance of maintenance.",
+        "", "", "Next.",
+    ]
+
+
+def test_pdf_table_cell_of_one_sign_is_a_cell_not_a_bullet() -> None:
+    row = [Line(40, 52, 700, "−", 10.0), Line(60, 200, 700, "Offline mode", 10.0), Line(300, 360, 700, "5", 10.0)]
+    bullet = [Line(40, 46, 680, "•", 14.0), Line(60, 300, 680, "An item of the list", 10.0)]
+    assert [line.text for line in reading_order(row + bullet)] == ["− | Offline mode | 5", "• An item of the list"]
 
 
 def test_file_over_size_cap_is_refused(tmp_path: Path) -> None:

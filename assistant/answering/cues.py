@@ -34,7 +34,7 @@ _NUMBER = re.compile(
     r"|[两二三四五六七八九十百千万亿]+\s*[个名所家项条届年次人位天周倍月期批]|第[一二三四五六七八九十]+",
     re.I,
 )
-_BODY_ZH = re.compile(r"[\u4e00-\u9fff]{2,}(学院|大学|学校|中心|部|局|委员会|协会|研究院|研究所|公司|集团|基金会)")
+_BODY_ZH = re.compile(r"[\u4e00-\u9fff]{2,12}(学院|大学|学校|中心|部|局|委员会|协会|研究院|研究所|公司|集团|基金会)")
 _POST_ZH = re.compile(r"(处长|主任|部长|大臣|主席|院长|校长|局长|司长|大使|书记|总监|经理|教授|会长|首相|总理|秘书长)")
 # A capitalised word inside a sentence (not its first word): most often a name or a place.
 _NAME = re.compile(r"(?<=[\s(\"“])[A-Z][\w'’.-]+")

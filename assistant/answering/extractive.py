@@ -32,11 +32,10 @@ _OPENING_ANAPHORA = frozenset("it its they their these those this he she his her
 # The same in Chinese, which has no spaces to find a first word by: "at the meeting", "this", "the said", "he" ...
 _OPENING_ANAPHORA_ZH = ("会上", "会议上", "此后", "上述", "这", "该", "其", "此", "他", "她", "它")
 _EARLY_PERSONAL_PRONOUN = re.compile(r"^(?:[\w,]+\s+){1,4}?(?:he|she|they)\b", re.I)
-# The heading of a list of sources: "Sources", "7. References", "参考文献", "资料来源".
+# The heading of a list of sources: "Sources", "7. References", "参考文献", "资料来源" ("Notes" can
+# hold anything, so it is not one).
 _REFERENCES = re.compile(
-    r"\W*(?:\d+\.?\s*)?(?:sources?|references?|bibliography|further reading|notes"
-    r"|参考(?:文献|资料)?|资料来源|来源|注释)\W*",
-    re.I,
+    r"\W*(?:\d+\.?\s*)?(?:sources|references|bibliography|further reading|参考文献|参考资料|资料来源)\W*", re.I
 )
 # How much less a sentence that ends in a colon (the lead-in to a list) scores.
 LIST_LEAD_PENALTY = 0.3

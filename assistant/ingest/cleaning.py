@@ -4,6 +4,7 @@ numbers dropped. A line break that is left ends a paragraph, a heading, a list i
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 
@@ -56,30 +57,33 @@ def join_paragraph_lines(text: str) -> str:
     """Markdown or plain text with each paragraph on one line; blank lines, headings, list items,
     quotes, table rows and fenced code keep their own lines. A word broken at a line-end hyphen is
     mended as in a PDF (see ``_unbroken``): text copied out of PDFs keeps their breaks."""
-    out: list[str] = []
+    out: list[list[str]] = []  # each output line as its pieces, joined once at the end
     fenced = open_paragraph = in_list = False
     for raw in text.splitlines():
         line = raw.strip()
         if line.startswith(("```", "~~~")):
             fenced = not fenced
-            out.append(raw)
+            out.append([raw])
             open_paragraph = False
             continue
         if fenced:
-            out.append(raw)
+            out.append([raw])
             continue
         if not line:
-            out.append("")
+            out.append([""])
             open_paragraph = False
             continue
         hard_break = raw.endswith("  ")  # Markdown's explicit line break
-        if open_paragraph and not _interrupts(line, in_list) and not _TABLE_ROW.match(out[-1]):
-            out[-1] = _unbroken(out[-1], line, text) or _joined(out[-1], line)
+        if open_paragraph and not _interrupts(line, in_list) and not _TABLE_ROW.match(out[-1][0]):
+            tail = out[-1][-1]
+            joined = _unbroken(tail, line, text) or _joined(tail, line)
+            out[-1][-1] = joined[: len(joined) - len(line)]  # the tail, mended or spaced; the line apart
+            out[-1].append(line)
         else:
-            out.append(line)
+            out.append([line])
             in_list = bool(_BLOCK_START.match(line))
         open_paragraph = not hard_break and not line.startswith("#") and not _TABLE_ROW.match(line)
-    return "\n".join(out)
+    return "\n".join("".join(pieces) for pieces in out)
 
 
 def _normal(line: str) -> str:
@@ -133,13 +137,19 @@ def _unbroken(previous: str, line: str, text: str) -> str | None:
     The break is undone only on evidence: the whole word appears elsewhere in the text
     ("main-" + "tenance" where "maintenance" is used); "industry-" + "education" keeps its hyphen.
     """
-    broken, rest = _BROKEN_WORD.search(previous), _WORD_START.match(line)
+    # Only the end of ``previous`` is looked at: it may be a whole paragraph joined so far.
+    broken, rest = _BROKEN_WORD.search(previous[-64:]), _WORD_START.match(line)
     if not broken or not rest:
         return None
-    whole = broken.group(1) + rest.group(1)
-    if re.search(rf"\b{re.escape(whole)}\b", text, re.IGNORECASE):
+    if (broken.group(1) + rest.group(1)).lower() in _words_of(text):
         return previous[:-1] + line
     return previous + line
+
+
+@functools.lru_cache(maxsize=4)
+def _words_of(text: str) -> frozenset[str]:
+    """The words of a text, lower-cased, found once for all its line-end hyphens."""
+    return frozenset(re.findall(r"[a-z]+", text.lower()))
 
 
 def join_pdf_lines(page: str, full_text: str) -> str:
@@ -200,15 +210,20 @@ def plain_markdown(text: str) -> str:
 
 
 def join_across_pages(pages: list[str]) -> list[str]:
-    """Pages (each already joined into paragraphs) with a paragraph that runs over a page break
-    kept whole on the page where it starts: its sentences are never cut at the break."""
-    pages = list(pages)
-    for number in range(len(pages) - 1):
-        last = pages[number].rstrip().rsplit("\n", 1)[-1]
-        head, _, rest = pages[number + 1].lstrip().partition("\n")
+    """Pages (each already joined into paragraphs) with a paragraph that runs over page breaks
+    kept whole on the page where it starts: its sentences are never cut at a break."""
+    pages, whole = list(pages), "\n".join(pages)
+    start = 0  # the page the paragraph at the end of the pages so far starts on
+    for number in range(1, len(pages)):
+        last = pages[start].rstrip().rsplit("\n", 1)[-1]
+        head, _, rest = pages[number].lstrip().partition("\n")
         if last and head and _continues(last, head):
-            pages[number] = pages[number].rstrip() + ("" if _CJK_EDGE.search(last) else " ") + head
-            pages[number + 1] = rest
+            kept = pages[start].rstrip()[: -len(last)]
+            pages[start] = kept + (_unbroken(last, head, whole) or _joined(last, head))
+            pages[number] = rest
+            if not rest.strip():  # the paragraph filled the page: it may go on over the next break
+                continue
+        start = number
     return pages
 
 

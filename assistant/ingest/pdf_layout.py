@@ -27,6 +27,8 @@ HEADING_SCALE = 1.15
 # pdfminer's stand-in for a glyph with no character behind it (a bullet, an ornament, or every
 # glyph of a font that maps none): one replacement character each, so it can be counted and dropped.
 _UNMAPPED_GLYPH = re.compile(r"\(cid:\d+\)")
+# Bullet glyphs (and an unmapped glyph) set apart from the words of their line: not a table's "✓" or "−".
+_BULLETS = frozenset("•▪◦●‣∙·■□\ufffd")
 # Such a glyph opening a line, apart from the words, is a list item's bullet.
 _LEADING_GLYPH = re.compile(r"^\ufffd\s+")
 
@@ -106,7 +108,7 @@ def _row_line(cells: list[Line]) -> Line:
     set apart, and in a larger type, than the item's words), else a row of table cells. Its type
     size is its words', not a bullet's."""
     texts = [c.text for c in cells]
-    if len(cells) > 1 and len(texts[0]) == 1 and not texts[0].isalnum():
+    if len(cells) > 1 and texts[0] in _BULLETS:
         text = "• " + CELL_SEPARATOR.join(texts[1:])
     else:
         text = CELL_SEPARATOR.join(texts)
