@@ -251,7 +251,7 @@ def test_a_paragraph_over_several_page_breaks_is_whole_on_its_first_page() -> No
         "Intro.\nA long sentence that", "goes on over a whole page without", "ending here; the main-",
         "tenance of maintenance.\nNext.",
     ]
-    assert join_across_pages(pages) == [
+    assert join_across_pages(pages, "\n".join(pages)) == [
         "Intro.\nA long sentence that goes on over a whole page without ending here; the maintenance of maintenance.",
         "", "", "Next.",
     ]

@@ -146,7 +146,7 @@ def _unbroken(previous: str, line: str, text: str) -> str | None:
     return previous + line
 
 
-@functools.lru_cache(maxsize=4)
+@functools.lru_cache(maxsize=1)  # the text at hand only: a file's text is not kept once it is loaded
 def _words_of(text: str) -> frozenset[str]:
     """The words of a text, lower-cased, found once for all its line-end hyphens."""
     return frozenset(re.findall(r"[a-z]+", text.lower()))
@@ -209,17 +209,18 @@ def plain_markdown(text: str) -> str:
     return _CODE.sub(r"\1", text)
 
 
-def join_across_pages(pages: list[str]) -> list[str]:
+def join_across_pages(pages: list[str], full_text: str) -> list[str]:
     """Pages (each already joined into paragraphs) with a paragraph that runs over page breaks
-    kept whole on the page where it starts: its sentences are never cut at a break."""
-    pages, whole = list(pages), "\n".join(pages)
+    kept whole on the page where it starts: its sentences are never cut at a break. ``full_text``
+    is the evidence for mending a word hyphenated across a break, as in ``join_pdf_lines``."""
+    pages = list(pages)
     start = 0  # the page the paragraph at the end of the pages so far starts on
     for number in range(1, len(pages)):
         last = pages[start].rstrip().rsplit("\n", 1)[-1]
         head, _, rest = pages[number].lstrip().partition("\n")
         if last and head and _continues(last, head):
             kept = pages[start].rstrip()[: -len(last)]
-            pages[start] = kept + (_unbroken(last, head, whole) or _joined(last, head))
+            pages[start] = kept + (_unbroken(last, head, full_text) or _joined(last, head))
             pages[number] = rest
             if not rest.strip():  # the paragraph filled the page: it may go on over the next break
                 continue

@@ -190,7 +190,7 @@ def _tidy_pdf(pages: list[Document]) -> list[Document]:
     over a page break, on the page where it starts), headings marked."""
     texts = drop_running_lines([page.page_content for page in pages])
     whole = "\n".join(texts)
-    joined = join_across_pages([join_pdf_lines(text, whole) for text in texts])
+    joined = join_across_pages([join_pdf_lines(text, whole) for text in texts], whole)
     for page, text in zip(pages, joined, strict=True):
         page.page_content = text
     return pages
