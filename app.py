@@ -23,7 +23,8 @@ import gradio as gr
 from assistant.answering.chain import Assistant, declined, default_assistant
 from assistant.config import Settings
 from assistant.errors import AssistantError, DocumentExistsError, IndexStateError
-from assistant.types import Answer, without_reference_marks
+from assistant.text import without_reference_marks
+from assistant.types import Answer
 
 log = logging.getLogger("assistant.app")
 

@@ -12,17 +12,21 @@ CJK_CHARS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _CJK = re.compile(f"[{CJK_CHARS}]")
 _WORD = f"[^\\W_{CJK_CHARS}]+"
 _TOKEN = re.compile(f"[{CJK_CHARS}]+|{_WORD}(?:['’]{_WORD})?")
+# A note number set straight after a word's full stop, as papers print a superscript in plain
+# text: "... be contained.5 Since 2012 ...". A decimal has a digit before its point.
+GLUED_NOTE = r"(?<=[a-z)][.!?])\d{1,3}(?:[,–-]\d{1,3})*(?=\s|$)"
 # A sentence ends at . ! ? (a closing quote or bracket may follow, and reference marks such as
 # "[12]" or "[citation needed]", which belong to neither sentence) before a space and a capital,
 # digit or Chinese character; at Chinese 。！？; and at a line break, which after cleaning (see
 # ingest.cleaning) ends a paragraph, heading, list item or table row, never a sentence halfway.
 _SENTENCE_END = re.compile(
-    rf"(?:(?<=[.!?])|(?<=[.!?][\"'”’)\]]))(?:\[[^\]\n]{{1,40}}\])*\s+(?=[\"'“‘(\[]?[A-Z0-9{CJK_CHARS}])"
+    rf"(?:(?<=[.!?])|(?<=[.!?][\"'”’)\]]))(?:\[[^\]\n]{{1,40}}\]|{GLUED_NOTE})*\s+(?=[\"'“‘(\[]?[A-Z0-9{CJK_CHARS}])"
     rf"|(?<=[。！？])(?![”’」』）])|\n+"
 )
 # A line with no closing punctuation and few words is a heading or a title, not a sentence.
 _CLOSES = re.compile(r"[.!?。！？;；:：][\"'”’)\]」』）]*$")
-_LIST_MARKER = re.compile(r"([-*+•]|\d{1,3}[.)])\s+")
+# A bullet, or an item's number or letter: "- ", "2. ", "a) ", "(iii) ".
+_LIST_MARKER = re.compile(r"([-*+•]|\d{1,3}[.)]|[a-z]\)|\((?:\d{1,3}|[a-z]|[ivx]{1,4})\))\s+")
 _LIST_OR_ROW = re.compile(rf"^{_LIST_MARKER.pattern}|\|")
 HEADING_MAX_WORDS = 15
 # A run-in label is this short: "Legal basis for foreign participation.", "定位与主题。".
@@ -50,6 +54,21 @@ STOPWORDS = frozenset(
     """many much long often roughly approximately exactly 哪天 哪年 哪一年 哪所 哪一所 哪位 哪家 哪里 哪儿
     哪种 哪项 几年 几个 几所 几届 几次 一共 多长 多久 多大 大约 大概 为什么 时候""".split()
 )
+
+
+# A document's own reference marks ("[12]", "[3, 4]", "[5–7]", a paper's "contained.5") look like
+# citations: quoted as they are, "[3]" would cite the answer's third source. Quotes and shown
+# passages leave them out, with the notes a page copied from Wikipedia carries beside them
+# ("[citation needed]", "modern[vague]").
+_REFERENCE_MARK = re.compile(
+    r"[ \t]?\[(?:\d{1,3}(?:\s*[,–-]\s*\d{1,3})*|citation needed|not in citation given|clarification needed"
+    r"|verification needed|failed verification|better source needed|dubious[^\]]{0,20}|when\?|who\?|which\?)\]"
+    rf"|(?<=\S)\[(?!sic\])[a-z][a-z ]{{2,30}}\??\](?!\()|{GLUED_NOTE}"
+)
+
+
+def without_reference_marks(text: str) -> str:
+    return _REFERENCE_MARK.sub("", text)
 
 
 def has_cjk(text: str) -> bool:
@@ -114,13 +133,21 @@ def _is_heading(line: str) -> bool:
     )
 
 
+# A timeline's entry opens with its date: "20 November 2017. The forum met ...", "2011年7月。……".
+_DATE_LABEL = re.compile(
+    r"(?:\d{1,2}(?:[–-]\d{1,2})?\s+)?(?:[A-Z][a-z]{2,8}\s+)?\d{4}[.:]|\d{4}\s*年(?:\d{1,2}\s*月(?:\d{1,2}\s*日)?)?[。：:]"
+)
+
+
 def _is_run_in_label(piece: str) -> bool:
     """A paragraph's first words set off as a label ("**Scale.** Delegates came from ..."), which
     formatting once showed and plain text no longer does. A short sentence with a figure or a verb
     ("Prices rose 2.5%.", "The speaker was Liu Jing.") stands alone; one taken for a label anyway is
     only quoted with the next."""
     label = _LIST_MARKER.sub("", piece, count=1)  # "• Staff exchange. Six lecturers ..."
-    return 0 < word_count(label) <= RUN_IN_MAX_WORDS and not re.search(r"\d", label) and not _COMMON_VERB.search(label)
+    return 0 < word_count(label) <= RUN_IN_MAX_WORDS and not _COMMON_VERB.search(label) and (
+        not re.search(r"\d", label) or bool(_DATE_LABEL.fullmatch(label))
+    )
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
@@ -207,13 +234,9 @@ _NAME_REACH = 160
 
 
 def acronym_definitions(texts: list[str]) -> dict[str, str]:
-    """Each acronym the texts define and then mostly leave for its name, with the name it stands
-    for: {"WVTEDC": "World Vocational and Technical Education Development Conference", ...}.
-
-    An acronym whose letters the words before it do not spell is no definition. One the texts go
-    on to use more often than its name (a paper's "MERS-CoV") is left out: it finds its passages
-    by itself, and its name would only dilute the question.
-    """
+    """Each acronym the texts define, with the name it stands for:
+    {"WVTEDC": "World Vocational and Technical Education Development Conference", ...}.
+    An acronym whose letters the words before it do not spell is no definition."""
     found: dict[str, str] = {}
     for text in texts:
         for match in _BRACKETED_ACRONYM.finditer(text):
@@ -222,12 +245,18 @@ def acronym_definitions(texts: list[str]) -> dict[str, str]:
                 name := _spelled_by(text[max(0, match.start() - _NAME_REACH) : match.start()].split(), acronym)
             ):
                 found[acronym] = name
-    if not found:
+    return found
+
+
+def mostly_spelled_out(definitions: dict[str, str], texts: list[str]) -> dict[str, str]:
+    """The acronyms the texts go on to leave for their names. One they use more often than its
+    name (a paper's "MERS-CoV") finds its passages by itself: its name would dilute a question."""
+    if not definitions:
         return {}
-    used = Counter(word for text in texts for word in ACRONYM.findall(text) if word in found)
+    used = Counter(word for text in texts for word in ACRONYM.findall(text) if word in definitions)
     lowered = [text.lower() for text in texts]
     return {
-        acronym: name for acronym, name in found.items()
+        acronym: name for acronym, name in definitions.items()
         if sum(text.count(name.lower()) for text in lowered) > used[acronym]
     }
 

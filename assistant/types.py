@@ -11,19 +11,6 @@ NOT_FOUND = "I could not find this in the documents."
 NOT_FOUND_ZH = "在文档中没有找到这个问题的答案。"
 # How every engine cites a passage: its number in square brackets.
 CITATION = re.compile(r"\[(\d{1,3})\]")
-# A document's own reference marks ("[12]", "[3, 4]", "[5–7]") look like those citations: quoted as
-# they are, "[3]" would cite the answer's third source. Quotes and shown passages leave them out,
-# with the notes a page copied from Wikipedia carries beside them ("[citation needed]").
-_REFERENCE_MARK = re.compile(
-    r"[ \t]?\[(?:\d{1,3}(?:\s*[,–-]\s*\d{1,3})*|citation needed|not in citation given|clarification needed"
-    r"|verification needed|failed verification|better source needed|dubious[^\]]{0,20}|when\?|who\?|which\?)\]"
-)
-
-
-def without_reference_marks(text: str) -> str:
-    return _REFERENCE_MARK.sub("", text)
-
-
 @dataclass
 class Passage:
     """Retrieved text: one chunk, or neighbouring chunks of one file merged."""

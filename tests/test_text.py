@@ -5,7 +5,16 @@ import sys
 
 import pytest
 
-from assistant.text import acronym_definitions, bare_line, cut_words, section_context, sentences, word_count
+from assistant.text import (
+    acronym_definitions,
+    bare_line,
+    cut_words,
+    mostly_spelled_out,
+    section_context,
+    sentences,
+    without_reference_marks,
+    word_count,
+)
 
 
 @pytest.mark.parametrize(
@@ -35,6 +44,14 @@ from assistant.text import acronym_definitions, bare_line, cut_words, section_co
         # A list item's sentences start after its bullet or number.
         ("Three rules apply:\n- an industry placement of 315 hours.\n2. Exams sit in June. Resits follow.",
          ["Three rules apply:", "an industry placement of 315 hours.", "Exams sit in June.", "Resits follow."]),
+        ("a) The mean incubation period was 5.2 days.\n(ii) Cases doubled in a week.",
+         ["The mean incubation period was 5.2 days.", "Cases doubled in a week."]),
+        # A paper's note number after a full stop ends the sentence and belongs to neither.
+        ("The outbreak was contained.5 Since 2012 it caused 2494 cases.4,5 Version 2.5 Was released.",
+         ["The outbreak was contained.", "Since 2012 it caused 2494 cases.", "Version 2.5 Was released."]),
+        # A timeline's date opens its entry's sentence.
+        ("20 November 2017. The forum met in Beijing.\n2011年7月。双方签署备忘录。",
+         ["20 November 2017. The forum met in Beijing.", "2011年7月。双方签署备忘录。"]),
     ],
 )
 def test_sentences_end_at_full_stops_but_not_after_initials_or_abbreviations(text: str, expected: list[str]) -> None:
@@ -102,15 +119,30 @@ def test_a_bare_line_has_no_bullet_and_no_outer_bars() -> None:
 
 
 def test_an_acronym_is_defined_by_the_words_before_it_that_spell_it() -> None:
-    assert acronym_definitions([
+    texts = [
         "The World Vocational and Technical Education Development Conference (WVTEDC) met.",
         "The World Vocational and Technical Education Development Conference meets again in 2026.",
         "China's Ministry of Human Resources and Social Security (MOHRSS) signed.",
         "The Ministry of Human Resources and Social Security runs skills competitions.",
         "In England (UK) and in Wales (ENG) they differ.",  # letters not spelled: no definition
-        # Used more often than its name after it is defined, an acronym needs no spelling out.
         "Middle East respiratory syndrome (MERS) spread. MERS cases rose. MERS is a coronavirus.",
-    ]) == {
+    ]
+    defined = acronym_definitions(texts)
+    assert defined == {
         "WVTEDC": "World Vocational and Technical Education Development Conference",
         "MOHRSS": "Ministry of Human Resources and Social Security",
+        "MERS": "Middle East respiratory syndrome",
     }
+    # Used more often than its name after it is defined, an acronym needs no spelling out in a search.
+    assert mostly_spelled_out(defined, texts) == {k: v for k, v in defined.items() if k != "MERS"}
+
+
+def test_reference_marks_and_inline_notes_are_left_out_but_brackets_that_say_something_stay() -> None:
+    assert without_reference_marks(
+        "It opened in 1937.[12] It is the first modern[vague] bridge [citation needed]. Prices fell.[3, 4]"
+    ) == "It opened in 1937. It is the first modern bridge. Prices fell."
+    assert without_reference_marks("It has been contained.5 Since then, version 2.5 is out.") == (
+        "It has been contained. Since then, version 2.5 is out."
+    )
+    kept = "He wrote that their [sic] plan, see [the annex](annex.md), cost [about] £5."
+    assert without_reference_marks(kept) == kept

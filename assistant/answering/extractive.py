@@ -11,8 +11,17 @@ import numpy as np
 
 from assistant.answering import cues
 from assistant.embed.embeddings import LocalEmbeddings
-from assistant.text import cut_words, has_cjk, section_context, tokens, word_count
-from assistant.types import Passage, without_reference_marks
+from assistant.text import (
+    ACRONYM,
+    acronym_definitions,
+    cut_words,
+    has_cjk,
+    section_context,
+    tokens,
+    without_reference_marks,
+    word_count,
+)
+from assistant.types import Passage
 
 MAX_WORDS = 80
 # A sentence is quoted whole, even past MAX_WORDS when it leads; only a longer run (a line of
@@ -125,7 +134,9 @@ class ExtractiveEngine:
         # Words of the question found only around a sentence (its section's heading, its table's
         # header row, the document's title, the sentence it refers back to) count for less than
         # words in it: the heading says what the section is about, the sentence what it says.
-        words_of = _word_sets(chinese=any(has_cjk(w) for w in query_tokens))
+        words_of = _word_sets(
+            chinese=any(has_cjk(w) for w in query_tokens), spelled=acronym_definitions([p.text for p in passages])
+        )
         own_words = [words_of(t) for t in texts]
         sections = [section_context(passages[n - 1].text, text) for text, n in zip(texts, numbers, strict=True)]
         around = [
@@ -175,26 +186,37 @@ class ExtractiveEngine:
         # ... and a "who is X" answer with the sentence that says what X is.
         if (subject := cues.subject(question)) is not None:
             chosen.sort(key=lambda position: not cues.defines(subject, texts[position], befores[position]))
+        # A sentence that introduces a list ("... divided into five groups:") is shown with what follows it.
+        follower = [
+            i + 1 if t.rstrip().endswith((":", "：")) and i + 1 < len(texts) and numbers[i + 1] == numbers[i] else None
+            for i, t in enumerate(texts)
+        ]
         shown: list[int] = []
         for position in chosen:
-            before = antecedent[position]
-            # The sentence it refers back to comes just before it (chosen too, or brought in if it fits).
-            if before is not None and before not in shown:
-                if before in chosen:
-                    shown.append(before)
-                elif words + word_count(texts[before]) <= MAX_WORDS or position == chosen[0]:
-                    shown.append(before)
-                    words += word_count(texts[before])
-            if position not in shown:
-                shown.append(position)
+            # The sentence it refers back to comes just before it, the list it introduces just after
+            # it: chosen too, or brought in if it fits (always for the first).
+            for neighbour in (antecedent[position], position, follower[position]):
+                if neighbour is None or neighbour in shown:
+                    continue
+                if neighbour in chosen or position == chosen[0] or words + word_count(texts[neighbour]) <= MAX_WORDS:
+                    shown.append(neighbour)
+                    words += 0 if neighbour in chosen else word_count(texts[neighbour])
         for i, position in enumerate(shown[:MAX_SENTENCES]):
             quote = cut_words(without_reference_marks(texts[position]), LONGEST_QUOTE_WORDS)
             yield ("" if i == 0 else " ") + f"{quote} [{numbers[position]}]"
 
 
-def _word_sets(*, chinese: bool) -> Callable[[str], set[str]]:
-    """A text's words as ``tokens`` finds them, each text split once (headings and titles repeat)."""
-    return functools.lru_cache(maxsize=None)(lambda text: set(tokens(text, chinese=chinese)))
+def _word_sets(*, chinese: bool, spelled: dict[str, str]) -> Callable[[str], set[str]]:
+    """A text's words as ``tokens`` finds them, each text split once (headings and titles repeat).
+    An acronym the passages define brings its name's words: "It replaced the RQF" answers a
+    question about the Regulated Qualifications Framework."""
+
+    @functools.cache
+    def words_of(text: str) -> set[str]:
+        names = " ".join(spelled[word] for word in ACRONYM.findall(text) if word in spelled)
+        return set(tokens(f"{text} {names}", chinese=chinese))
+
+    return words_of
 
 
 def _leans_back(sentence: str) -> bool:

@@ -34,7 +34,7 @@ from assistant.eval.render import write_as
 from assistant.eval.squad import Article, Question, load_squad
 from assistant.store.index import drop_server_index
 from assistant.store.sync import sync
-from assistant.text import CJK_CHARS, bare_line, has_cjk, word_count
+from assistant.text import CJK_CHARS, bare_line, has_cjk, without_reference_marks, word_count
 from assistant.types import CITATION, Answer
 
 FIGURES = (
@@ -225,24 +225,27 @@ def _digits(text: str) -> str:
     return re.sub(r"(?<=\d),(?=\d{3}\b)", "", text)
 
 
-_SENTENCE_START = re.compile(rf"^[\"'“‘(\[]?[A-Z0-9{CJK_CHARS}]")
+# A sentence starts with a capital, a digit or a Chinese character, or with a name in lower case
+# that has a capital inside ("rVSV vectors ...", "mRNA ...").
+_SENTENCE_START = re.compile(rf"^[\"'“‘(\[]?(?:[A-Z0-9{CJK_CHARS}]|[a-z]+[A-Z])")
 _SENTENCE_STOP = re.compile(r"[.!?。！？][\"'”’)\]]*$")
 
 
 def _whole_sentences(answer: Answer) -> bool:
-    """Every cited piece of the answer starts where a sentence starts and ends where one ends,
-    or is a whole list item or table row of the passage it cites (a row has no full stop)."""
-    snippets = {source.number: source.snippet for source in answer.sources}
+    """Every cited piece of the answer starts where a sentence starts and ends where one ends. A
+    line of the passage it cites (a paragraph, list item or table row, without its bullet or outer
+    bars) starts and ends one too, whatever its first letter or last sign: a formula cut from a
+    paper's paragraph leaves "where ... is the area" behind, and a row has no full stop."""
+    lines = {
+        source.number: [without_reference_marks(bare_line(line)) for line in source.snippet.splitlines()]
+        for source in answer.sources
+    }
     pieces = [(n, p) for n, found in sentences_by_source(answer.text).items() for p in found]
     return bool(pieces) and all(
-        (_SENTENCE_START.search(p) and _SENTENCE_STOP.search(p)) or _whole_item(p, snippets.get(n, ""))
+        (_SENTENCE_START.search(p) or any(line.startswith(p) for line in lines.get(n, [])))
+        and (_SENTENCE_STOP.search(p) or any(line.endswith(p) for line in lines.get(n, [])))
         for n, p in pieces
     )
-
-
-def _whole_item(piece: str, passage: str) -> bool:
-    """``piece`` is one whole line of ``passage``, but for its bullet or its table row's outer bars."""
-    return any(piece == bare_line(line) for line in passage.splitlines())
 
 
 def evaluate_corpus(

@@ -21,7 +21,7 @@ from assistant.config import Settings
 from assistant.embed.embeddings import LocalEmbeddings
 from assistant.embed.model_files import model_id_of
 from assistant.store.index import Index, Snapshot
-from assistant.text import ACRONYM, acronym_definitions, has_cjk, tokens
+from assistant.text import ACRONYM, acronym_definitions, has_cjk, mostly_spelled_out, tokens
 from assistant.types import Passage
 
 # Each side proposes this many candidates before fusion.
@@ -64,7 +64,7 @@ class LexicalIndex:
         if corpus:
             self.bm25.index(corpus, show_progress=False)
         # Acronyms are read in their long form too: an English-only model does not know "WVTEDC".
-        self.acronyms = acronym_definitions(texts)
+        self.acronyms = mostly_spelled_out(acronym_definitions(texts), texts)
         df = Counter(word for doc in corpus for word in set(doc))
         self.total = max(len(corpus), 1)
         self.idf = {word: math.log(1 + self.total / n) for word, n in df.items()}
