@@ -148,3 +148,31 @@ def test_a_documents_list_of_sources_is_never_quoted() -> None:
 def test_a_section_called_notes_is_quoted_like_any_other() -> None:
     answer = _answer("How long does the warranty last?", "## Notes\nThe warranty lasts two years from the sale.")
     assert answer.startswith("The warranty lasts two years")
+
+
+def test_a_how_many_question_is_answered_by_the_sentence_with_a_number_over_one_with_more_of_its_words() -> None:
+    answer = _answer(
+        "How many people attended the coordinators' workshop in Chengdu?",
+        "The coordinators' workshop in Chengdu was attended by people from partner colleges in the west. "
+        "Twenty-nine coordinators took part.",
+    )
+    assert answer.startswith("Twenty-nine coordinators took part.")
+
+
+def test_a_lead_in_to_a_list_is_quoted_with_the_list() -> None:
+    answer = _answer(
+        "What were the people divided into?",
+        "The people were divided into five compartments:\n"
+        "susceptible people, exposed people, infected people, asymptomatic people and removed people.\n"
+        "The birth rate was fixed.",
+    )
+    assert answer.startswith("The people were divided into five compartments: [1] susceptible people")
+
+
+def test_an_acronym_the_passage_defines_counts_as_its_name() -> None:
+    answer = _answer(
+        "When did the Regulated Qualifications Framework come into use?",
+        "This note is about the Regulated Qualifications Framework (RQF) and its levels. "
+        "Qualifications have levels and sizes. The RQF came into use in 2015. Levels run from 1 to 8.",
+    )
+    assert answer.startswith("The RQF came into use in 2015.")

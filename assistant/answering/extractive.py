@@ -51,8 +51,13 @@ LIST_LEAD_PENALTY = 0.3
 
 
 ANSWER_TYPE_BONUS = 0.1
-# "Who is X?" asks for the sentence that says what X is, a narrower cue than a date or a name, so
-# it weighs more: a sentence only about X must not outrank it ("The interviewee was Liu Jing.").
+# A new date or number is a sure sign of an answer to "when" or "how many" (a capitalised word
+# only a weak one of a name), so it weighs more. Measured (answer hit, extractive, MiniLM): 0.3
+# lifted the collection's own questions from 0.894 to 0.903 (English) and 0.926 to 0.944
+# (Chinese); XQuAD-en and COVID-QA unchanged.
+FIGURE_BONUS = 0.3
+# "Who is X?" asks for the sentence that says what X is, a narrower cue than a name, so it weighs
+# more: a sentence only about X must not outrank it ("The interviewee was Liu Jing.").
 DEFINITION_BONUS = 0.3
 # A sentence inherits this share of the previous sentence's score: the sentence after the one
 # that restates the question often holds the answer ("Algorithms ... have been devised. These include ...").
@@ -68,7 +73,8 @@ def _answer_type_bonus(question: str, texts: list[str], befores: list[str]) -> n
     "who is X" or "what is X", a sentence that says what X is."""
     bonus = np.zeros(len(texts))
     if (pattern := cues.wanted(question)) is not None:
-        bonus += [ANSWER_TYPE_BONUS if cues.offers(pattern, t, question) else 0.0 for t in texts]
+        weight = FIGURE_BONUS if cues.leading(question) is not None else ANSWER_TYPE_BONUS
+        bonus += [weight if cues.offers(pattern, t, question) else 0.0 for t in texts]
     if (subject := cues.subject(question)) is not None:
         bonus += [DEFINITION_BONUS * cues.defines(subject, t, b) for t, b in zip(texts, befores, strict=True)]
     return bonus
@@ -186,9 +192,11 @@ class ExtractiveEngine:
         # ... and a "who is X" answer with the sentence that says what X is.
         if (subject := cues.subject(question)) is not None:
             chosen.sort(key=lambda position: not cues.defines(subject, texts[position], befores[position]))
-        # A sentence that introduces a list ("... divided into five groups:") is shown with what follows it.
+        # A sentence that introduces a list ("... divided into five groups:") is shown with what
+        # follows it, unless the answer already quotes from there (the list's third item, say).
         follower = [
-            i + 1 if t.rstrip().endswith((":", "：")) and i + 1 < len(texts) and numbers[i + 1] == numbers[i] else None
+            i + 1 if _leads_in(t) and i + 1 < len(texts) and numbers[i + 1] == numbers[i]
+            and not any(c > i and numbers[c] == numbers[i] for c in chosen) else None
             for i, t in enumerate(texts)
         ]
         shown: list[int] = []
@@ -201,6 +209,11 @@ class ExtractiveEngine:
                 if neighbour in chosen or position == chosen[0] or words + word_count(texts[neighbour]) <= MAX_WORDS:
                     shown.append(neighbour)
                     words += 0 if neighbour in chosen else word_count(texts[neighbour])
+        # A lead-in chosen after the sentence that follows it still comes first.
+        for lead in [p for p in shown if p + 1 in shown and numbers[p + 1] == numbers[p] and _leads_in(texts[p])]:
+            if shown.index(lead + 1) < shown.index(lead):
+                shown.remove(lead)
+                shown.insert(shown.index(lead + 1), lead)
         for i, position in enumerate(shown[:MAX_SENTENCES]):
             quote = cut_words(without_reference_marks(texts[position]), LONGEST_QUOTE_WORDS)
             yield ("" if i == 0 else " ") + f"{quote} [{numbers[position]}]"
@@ -228,3 +241,8 @@ def _leans_back(sentence: str) -> bool:
         or sentence.startswith(_OPENING_ANAPHORA_ZH)
         or bool(_EARLY_PERSONAL_PRONOUN.match(sentence))
     )
+
+
+def _leads_in(sentence: str) -> bool:
+    """The sentence introduces what follows it: "The people were divided into five groups:"."""
+    return sentence.rstrip().endswith((":", "："))
