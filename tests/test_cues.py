@@ -17,6 +17,13 @@ from assistant.answering import cues
         ("Who authored the Liber servitoris?", "His Liber servitoris is of particular interest.", False),
         ("Where is the river?", "The city lies on the banks of the St. Johns River.", True),
         ("哪一年建成的？", "该桥于1937年建成。", True),
+        # A length of time for "how long", not any number.
+        ("How long was the memorandum meant to last?", "The memorandum was set to run for three years.", True),
+        ("How long was the memorandum meant to last?", "5–7 September 2011: a forum in Guangzhou.", False),
+        ("How long can a bootcamp last?", "Maximum course length | 16 weeks", True),
+        ("备忘录有效期多长时间？", "备忘录有效期三年。", True),
+        ("备忘录有效期多长时间？", "备忘录于2011年7月签署。", False),
+        ("第二期建设周期是哪几年？", "第二期建设周期为2025—2029年。", True),
         # A day, not a year, for "on what date" / "哪天".
         ("On what date did the levy start?", "The levy started on 6 April 2017.", True),
         ("On what date did the levy start?", "The levy started in 2017.", False),

@@ -10,10 +10,11 @@ _WHEN = re.compile(
     re.I,
 )
 _HOW_MANY = re.compile(
-    r"^\s*(how (many|much|long|old|large|big|far|often)|what (percentage|proportion|share|number|amount))\b"
+    r"^\s*(how (many|much|old|large|big|far|often)|what (percentage|proportion|share|number|amount))\b"
     r"|多少|几",
     re.I,
 )
+_HOW_LONG = re.compile(r"^\s*(for\s+)?how long\b|多长时间|多久|(?<!哪)几(年|个月|周|天)", re.I)
 _WHO_WHERE = re.compile(r"\b(who|whom|whose)\b|^\s*where\b", re.I)
 _WHICH_DAY = re.compile(r"^\s*(on\s+)?(what|which)\s+(date|day)\b|哪天|哪一天|哪日|几月几日|几号", re.I)
 # Chinese has no capitals to tell a name by: "哪所学院" wants an institution's name, "谁"/"哪位"/
@@ -34,6 +35,15 @@ _NUMBER = re.compile(
     r"|[两二三四五六七八九十百千万亿]+\s*[个名所家项条届年次人位天周倍月期批]|第[一二三四五六七八九十]+",
     re.I,
 )
+# A length of time (or of road): "three years", "16 weeks", "315 hours", "12 km", "三年", "45天".
+_DURATION = re.compile(
+    r"\b(\d[\d,.]*|a|an|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
+    r"hundred|several|few)[\s-]+(year|month|week|day|hour|minute|second|decade|century|mile|kilomet(er|re)|km|"
+    r"met(er|re)|foot|feet)s?\b"
+    # In Chinese "2011年" and "7月" are dates, "三年" and "七个月" lengths.
+    r"|(?<!\d)(\d{1,3}|[两二三四五六七八九十百]+)\s*(年(?![级度])|个月|个?星期|周(?!年)|天|个?小时|分钟|公里)",
+    re.I,
+)
 _BODY_ZH = re.compile(r"[\u4e00-\u9fff]{2,12}(学院|大学|学校|中心|部|局|委员会|协会|研究院|研究所|公司|集团|基金会)")
 _POST_ZH = re.compile(r"(处长|主任|部长|大臣|主席|院长|校长|局长|司长|大使|书记|总监|经理|教授|会长|首相|总理|秘书长)")
 # A capitalised word inside a sentence (not its first word): most often a name or a place.
@@ -46,6 +56,8 @@ def wanted(question: str) -> re.Pattern | None:
         return _DAY
     if _WHEN.search(question):
         return _DATE
+    if _HOW_LONG.search(question):
+        return _DURATION
     if _HOW_MANY.search(question):
         return _NUMBER
     if _WHICH_BODY_ZH.search(question):
