@@ -142,11 +142,10 @@ def sources_markdown(answer: Answer) -> str:
     """Each numbered source: title, file, page, and the passage the answer was drawn from."""
     parts = []
     for source in answer.sources:
-        page = f", page {source.page}" if source.page else ""
         snippet = source.snippet if len(source.snippet) <= SNIPPET_CHARS else source.snippet[:SNIPPET_CHARS] + " …"
         lines = [without_reference_marks(line) for line in snippet.splitlines() if line.strip()]
         quoted = "\n".join(f"> {_marked(line, source.sentences)}" for line in lines)
-        heading = f"**[{source.number}] {inert(source.title or source.path)}**  \n{inert(source.path)}{page}"
+        heading = f"**[{source.number}] {inert(source.title or source.path)}**  \n{inert(source.path)}{source.pages}"
         parts.append(f"{heading}\n\n{quoted}")
     return "\n\n".join(parts)
 

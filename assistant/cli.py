@@ -227,8 +227,7 @@ def ask_command(question: str, index_dir: Path | None, as_json: bool) -> None:
     else:
         click.echo("" if streaming else final.text)
         for source in final.sources:
-            page = f", page {source.page}" if source.page else ""
-            click.echo(f"[{source.number}] {source.title} ({source.path}{page})")
+            click.echo(f"[{source.number}] {source.title} ({source.path}{source.pages})")
     if not final.found:
         sys.exit(PARTIAL_EXIT)
 

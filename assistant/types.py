@@ -37,6 +37,15 @@ class Source:
     # The answer's sentences that cite this source, as the answer gives them (marks taken off): the
     # extractive engine quotes them word for word, so a UI can highlight them in the snippet.
     sentences: tuple[str, ...] = ()
+    # A passage of neighbouring chunks can run on over a page break: its last page.
+    last_page: int | None = None
+
+    @property
+    def pages(self) -> str:
+        """Where the passage is: ", page 3", ", pages 3–4", or nothing for a file without pages."""
+        if not self.page:
+            return ""
+        return f", pages {self.page}–{self.last_page}" if self.last_page else f", page {self.page}"
 
 
 @dataclass(frozen=True)

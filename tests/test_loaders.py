@@ -7,6 +7,7 @@ from assistant.errors import DocumentError
 from assistant.ingest.cleaning import join_across_pages, join_paragraph_lines, join_pdf_lines
 from assistant.ingest.loaders import discover, load_file
 from assistant.ingest.pdf_layout import Line, reading_order
+from assistant.text import section_context, sentences
 from tests.conftest import write
 from tests.samples import make_docx, make_pdf
 
@@ -275,3 +276,45 @@ def test_discover_skips_hidden_files(tmp_path: Path) -> None:
     write(tmp_path, ".git/config.txt", "x")
     write(tmp_path, "sub/b.txt", "x")
     assert [p.relative_to(tmp_path).as_posix() for p in discover(tmp_path)] == ["a.md", "sub/b.txt"]
+
+
+def test_pdf_table_rows_opening_with_a_year_are_rows_not_headings(tmp_path: Path) -> None:
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    pdf = canvas.Canvas(str(tmp_path / "figures.pdf"), pagesize=A4)
+    pdf.setFont("Helvetica", 10)
+    pdf.drawString(40, 800, "The table below shows participation in partnership activities over three years.")
+    for number, row in enumerate([("2022", "0", "45", "6"), ("2023", "12", "80", "10"), ("2024", "24", "112", "16")]):
+        for column, cell in enumerate(row):
+            pdf.drawString(60 + 100 * column, 770 - 18 * number, cell)
+    pdf.drawString(40, 700, "Participation in 2022 was limited by travel restrictions for most of that year.")
+    pdf.showPage()
+    pdf.save()
+
+    lines = load_file(tmp_path / "figures.pdf", tmp_path, MB)[0].page_content.splitlines()
+    assert "2023 | 12 | 80 | 10" in lines and "2024 | 24 | 112 | 16" in lines
+
+
+def test_docx_table_is_read_as_a_table_whose_header_names_each_rows_cells(tmp_path: Path) -> None:
+    import docx
+
+    document = docx.Document()
+    document.add_paragraph("The programme has three modules.")
+    table = document.add_table(rows=3, cols=3)
+    for row, cells in zip(table.rows, [("Module", "Credits", "Taught by"), ("Engineering Maths", "15", "Ningzhou"),
+                                        ("Engineering Science", "15", "Hollinsbrook")], strict=True):
+        for cell, text in zip(row.cells, cells, strict=True):
+            cell.text = text
+    layout = document.add_table(rows=1, cols=1)
+    layout.rows[0].cells[0].text = "Contact the programme office for timetables."
+    document.save(str(tmp_path / "handbook.docx"))
+
+    text = load_file(tmp_path / "handbook.docx", tmp_path, MB)[0].page_content
+    assert sentences(text) == [
+        "The programme has three modules.",
+        "Engineering Maths | 15 | Ningzhou",
+        "Engineering Science | 15 | Hollinsbrook",
+        "Contact the programme office for timetables.",
+    ]
+    assert section_context(text, "Engineering Science | 15 | Hollinsbrook")[1] == "| Module | Credits | Taught by |"

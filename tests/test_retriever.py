@@ -53,3 +53,19 @@ def test_an_acronym_the_documents_define_is_searched_in_its_long_form_too(
     )
     best = retriever.search(question)[0]
     assert "every two years" in best.text and best.relevance >= settings.min_relevance
+
+
+def test_neighbouring_chunks_over_a_page_break_cite_both_pages() -> None:
+    from assistant.search.retriever import _merge_neighbours
+    from assistant.types import Passage, Source
+
+    def chunk(number: int, page: int, text: str) -> Passage:
+        return Passage([f"c{number}"], text, {"source": "r.pdf", "chunk": number, "page": page}, 0.5, 0.5)
+
+    [merged] = _merge_neighbours([chunk(4, 2, "Numbers doubled."), chunk(3, 1, "The committee met.")])
+    assert merged.text == "The committee met.\nNumbers doubled."
+    assert (merged.metadata["page"], merged.metadata["last_page"]) == (1, 2)
+    source = Source(1, "r.pdf", "Report", merged.metadata["page"], merged.text, 0.5, (), merged.metadata["last_page"])
+    assert source.pages == ", pages 1–2"
+    [alone] = _merge_neighbours([chunk(7, 3, "Plans for 2025.")])
+    assert "last_page" not in alone.metadata

@@ -51,6 +51,7 @@ class CitationNumbering:
                 snippet=self.passages[p].text,
                 score=round(self.passages[p].relevance, 4),
                 sentences=tuple(quoted.get(n, ())),
+                last_page=self.passages[p].metadata.get("last_page"),
             )
             for n, p in enumerate(self.cited, start=1)
         ]

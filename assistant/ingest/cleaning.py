@@ -173,7 +173,8 @@ def join_pdf_lines(page: str, full_text: str) -> str:
         marked = line.startswith("# ")  # by its type size
         row = CELL_SEPARATOR in line  # a table's cells, on one line since they share a baseline
         heading = marked or (
-            _OPENS.match(line) is not None
+            not row
+            and _OPENS.match(line) is not None
             and len(line) < 0.6 * width
             and not _ENDS_SENTENCE.search(line)
             and not line.endswith(("-", ","))

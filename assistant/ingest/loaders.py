@@ -197,16 +197,16 @@ def _tidy_pdf(pages: list[Document]) -> list[Document]:
 
 
 def _load_docx(path: Path) -> list[Document]:
-    """Paragraphs and tables in reading order (a table row on one line, its cells joined by " | "),
-    headings marked "# "; title, summary, date and language from the file's properties."""
+    """Paragraphs and tables in reading order (a table as in Markdown: a row a line, its cells
+    joined by " | ", the first row its header), headings marked "# "; title, summary, date and
+    language from the file's properties."""
     import docx
 
     document = docx.Document(str(path))
     lines: list[str] = []
     for block in document.iter_inner_content():
         if isinstance(block, docx.table.Table):
-            lines.extend(CELL_SEPARATOR.join(cell.text.strip() for cell in row.cells) for row in block.rows)
-            lines.append("")
+            lines.extend([*_markdown_table([[cell.text.strip() for cell in row.cells] for row in block.rows]), ""])
             continue
         text = join_paragraph_lines(block.text.strip())  # a line break inside a paragraph goes on with it
         style = (block.style.name if block.style is not None else "") or ""
@@ -222,6 +222,15 @@ def _load_docx(path: Path) -> list[Document]:
     if not meta["title"]:
         meta["title"] = next((line[2:] for line in lines if line.startswith("# ")), None)
     return [Document(page_content="\n".join(lines).strip(), metadata=_plain(meta))]
+
+
+def _markdown_table(rows: list[list[str]]) -> list[str]:
+    """A table's rows as Markdown's, its first row the header (read with each row, never quoted);
+    a table of one row or one column (a layout box) has none."""
+    lines = [f"| {CELL_SEPARATOR.join(' '.join(cell.split()) for cell in row)} |" for row in rows]
+    if len(rows) < 2 or len(rows[0]) < 2:
+        return lines
+    return [lines[0], "|" + "---|" * len(rows[0]), *lines[1:]]
 
 
 def _unzipped_bytes(path: Path) -> int:

@@ -248,11 +248,15 @@ def _merge_neighbours(passages: list[Passage]) -> list[Passage]:
             passage.neighbours = [meta.get("chunk", -1)]
             merged.append(passage)
             continue
+        pages = [m["page"] for m in (partner.metadata, meta) if m.get("page")]
+        pages += [partner.metadata["last_page"]] if partner.metadata.get("last_page") else []
         if meta["chunk"] > max(partner.neighbours):
             partner.text = _merge_text(partner.text, passage.text)
         else:
             partner.text = _merge_text(passage.text, partner.text)
             partner.metadata = meta
+        if pages and min(pages) != max(pages):  # a passage over a page break cites both pages
+            partner.metadata = {**partner.metadata, "page": min(pages), "last_page": max(pages)}
         partner.ids.append(passage.ids[0])
         partner.neighbours.append(meta["chunk"])
         partner.similarity = max(partner.similarity, passage.similarity)
