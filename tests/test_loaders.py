@@ -32,6 +32,24 @@ def test_html_keeps_visible_text_only(tmp_path: Path) -> None:
     assert doc.metadata["title"] == "T Levels"
 
 
+def test_html_byline_is_kept_under_the_heading(tmp_path: Path) -> None:
+    html = (
+        "<html><head><title>Silver in Jinhua | College News</title></head><body><nav>Home | News</nav><article>"
+        "<header><h1>Students take silver in Jinhua</h1>"
+        "<p class='byline'>By Sarah Okafor, Communications Officer | Published 27 November 2024</p></header>"
+        "<p>A mixed team of students won a silver medal in industrial robotics on 22 November 2024.</p>"
+        "<p>The competition was held in Jinhua and attracted 41 teams from across the province.</p>"
+        "<p>The team had to program a six-axis robot arm to sort and assemble components in 90 minutes.</p>"
+        "<p>Both colleges coached the team over six weeks, online and in person, before the contest.</p>"
+        "</article><footer>Contact us</footer></body></html>"
+    )
+    [doc] = load_file(write(tmp_path, "news.html", html), tmp_path, MB)
+    assert doc.page_content.splitlines()[:3] == [
+        "# Students take silver in Jinhua", "", "By Sarah Okafor, Communications Officer | Published 27 November 2024",
+    ]
+    assert doc.page_content.count("Sarah Okafor") == 1 and "Home" not in doc.page_content
+
+
 def test_pdf_pages_are_numbered_from_one(tmp_path: Path) -> None:
     path = make_pdf(tmp_path / "two.pdf", ["First page about RQF.", "Second page about levy."])
     docs = load_file(path, tmp_path, MB)

@@ -33,6 +33,8 @@ MAX_META_CHARS = 300
 MAX_JUNK_SHARE = 0.3
 MAX_FRONT_MATTER_CHARS = 16_000
 # Parts of a page that are never its content: navigation, site chrome, forms, cookie banners.
+_BYLINE_NAMES = re.compile(r"byline|author|dateline", re.I)
+MAX_BYLINE_CHARS = 200
 _CHROME_TAGS = ["script", "style", "noscript", "template", "nav", "header", "footer", "aside", "form", "button", "svg"]
 _CHROME_NAMES = re.compile(r"cookie|consent|banner|navbar|breadcrumb|menu|sidebar|share|newsletter|skip-link",
                            re.IGNORECASE)
@@ -112,6 +114,12 @@ def _is_chrome(tag: Any) -> bool:
     return tag.name in ("div", "section", "ul", "p", "span") and bool(_CHROME_NAMES.search(names))
 
 
+def _is_chrome_tag(tag: Any) -> bool:
+    """The site's navigation, header, footer and scripts; an article's own <header> (its heading
+    and byline) is the article's."""
+    return tag.name in _CHROME_TAGS and not (tag.name == "header" and tag.find_parent(["article", "main"]))
+
+
 def _load_html(path: Path) -> list[Document]:
     """The page's main content (trafilatura), without what the page hides or its site chrome; headings as "# "."""
     import trafilatura
@@ -126,9 +134,10 @@ def _load_html(path: Path) -> list[Document]:
         "source": _meta_content(head, "source"),
         "language": soup.html.get("lang") if soup.html else None,
     }
-    for element in soup.find_all(lambda tag: _is_hidden(tag) or _is_chrome(tag) or tag.name in _CHROME_TAGS):
+    for element in soup.find_all(lambda tag: _is_hidden(tag) or _is_chrome(tag) or _is_chrome_tag(tag)):
         if not element.decomposed:  # inside an element already removed
             element.decompose()
+    byline = _byline(soup)
     # The page's own heading before its <title>, which often adds the site's name ("... | Site News").
     heading = h1.get_text(" ", strip=True) if (h1 := soup.find("h1")) else ""
     if heading:
@@ -140,9 +149,22 @@ def _load_html(path: Path) -> list[Document]:
     text = plain_markdown(text)
     if not _SENTENCE_LIKE.search(text):
         raise DocumentError("no main content: the page holds only navigation, menus or other boilerplate")
-    if heading and not text.lstrip().startswith("#"):  # trafilatura leaves the page's own heading out
+    text = text.strip()
+    if heading and not text.startswith("#"):  # trafilatura leaves the page's own heading out
         text = f"# {heading}\n\n{text}"
+    if byline and byline not in text:  # trafilatura takes the byline for metadata and leaves it out
+        first, _, rest = text.partition("\n")
+        text = f"{first}\n\n{byline}\n{rest}" if first.startswith("#") else f"{byline}\n\n{text}"
     return [Document(page_content=text, metadata=_plain(meta))]
+
+
+def _byline(soup: Any) -> str:
+    """The page's byline ("By Sarah Okafor | Published 27 November 2024"): who wrote it, and when."""
+    for tag in soup.find_all(["p", "div", "span", "address"]):
+        names = " ".join([tag.get("id") or "", *(tag.get("class") or []), tag.get("itemprop") or ""])
+        if _BYLINE_NAMES.search(names) and 0 < len(text := tag.get_text(" ", strip=True)) <= MAX_BYLINE_CHARS:
+            return text
+    return ""
 
 
 def _meta_content(head: Any, name: str) -> str | None:
