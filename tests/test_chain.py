@@ -72,6 +72,24 @@ def test_out_of_domain_questions_are_declined(assistant: Assistant, question: st
     assert (result.found, result.text, result.sources) == (False, NOT_FOUND, [])
 
 
+@pytest.mark.parametrize(
+    ("near_miss", "answerable"),
+    [
+        ("What was agreed at the sixth UK–China High-Level People to People Dialogue?",
+         "When was the fifth UK–China High-Level People to People Dialogue held?"),
+        ("Where will the 2026 World Vocational and Technical Education Development Conference be held?",
+         "Where was the 2022 World Vocational and Technical Education Development Conference held?"),
+        ("中英高级别人文交流机制第六次会议是在什么时间召开的？",
+         "中英高级别人文交流机制第五次会议是在什么时间召开的？"),
+    ],
+)
+def test_a_year_or_ordinal_the_documents_never_mention_is_declined(
+    assistant: Assistant, near_miss: str, answerable: str
+) -> None:
+    assert not assistant.answer(near_miss).found
+    assert assistant.answer(answerable).found
+
+
 def test_a_chinese_question_is_declined_in_chinese(assistant: Assistant) -> None:
     result = assistant.answer("法国的首都是哪里？")
     assert (result.found, result.text, result.sources) == (False, NOT_FOUND_ZH, [])

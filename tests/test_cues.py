@@ -69,3 +69,20 @@ def test_a_sentence_defines_its_subject_only_when_it_opens_by_saying_what_it_is(
     # ... or by what a pronoun is, right after a sentence that names the subject.
     assert cues.defines("Liu Jing", "At the time she was director of trade.", "The interviewee was Liu Jing.")
     assert not cues.defines("Liu Jing", "At the time she was director of trade.", "The interviewer was Wang Bo.")
+
+
+@pytest.mark.parametrize(
+    ("question", "passage", "missing"),
+    [
+        ("What was agreed at the sixth dialogue in 2026?", "The 5th dialogue met in 2021. Six areas.", ["2026", "6th"]),
+        ("Who joined for the 10th series?", "In the tenth series, Martha joined.", []),
+        ("第六次会议是在什么时间召开的？", "The 6th UK-China dialogue met in 2023.", []),
+        ("How many of the 1,500 staff left?", "About 1500 staff worked there.", []),
+        ("How many of the 12 teams won?", "Twelve teams took part.", []),
+        ("What happened after 5th February 2020?", "On 5 February 2020 cases fell.", []),
+        # A single digit is as often part of a name as a figure; "first" and "second" are often plain words.
+        ("Does type 5 affect it at first?", "CCR5 affects it.", []),
+    ],
+)
+def test_a_question_names_figures_the_passages_must_hold(question: str, passage: str, missing: list[str]) -> None:
+    assert cues.unmatched_figures(question, [passage]) == missing

@@ -11,7 +11,7 @@ from typing import Any, TypedDict
 
 from langchain_core.runnables import Runnable, RunnableConfig
 
-from assistant.answering import grounding
+from assistant.answering import cues, grounding
 from assistant.answering.citations import CitationNumbering
 from assistant.answering.engines import make_engine, make_extractive_engine
 from assistant.config import Settings
@@ -134,7 +134,10 @@ class Assistant(Runnable[str | Question, Answer]):
         before it counts as an answer; when it cannot be tied to them, the quoted (extractive)
         answer from the same passages stands in, with a line saying so.
         """
-        if not passages or max(p.relevance for p in passages) < self.settings.min_relevance:
+        # A year, number or ordinal the question names that no passage holds means the documents
+        # are about something else: the fifth dialogue, not the sixth; 2021, not 2026.
+        if not passages or max(p.relevance for p in passages) < self.settings.min_relevance \
+                or cues.unmatched_figures(query, [p.text for p in passages]):
             yield declined(query)
             yield Answer(declined(query), [], found=False, query=query)
             return

@@ -121,3 +121,67 @@ _SAYS_WHAT_IT_IS = re.compile(
 # Chinese puts a person's post straight before the name ("……处处长刘婧", "部长王晓萍"): the last
 # character of the common titles (处长, 主任, 大臣, 主席, 总理, 首相, 教授, 院士, 委员, 理事, 大使, 书记, 总监).
 _CHINESE_TITLE_END = "[长任臣席理相授士员事使记监]"
+
+
+_ORDINAL_WORDS = {
+    w: n for n, w in enumerate("first second third fourth fifth sixth seventh eighth ninth tenth".split(), start=1)
+}
+_NUMBER_WORDS = {
+    w: n for n, w in enumerate(
+        "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen "
+        "eighteen nineteen twenty".split(), start=1,
+    )
+}
+_CHINESE_DIGITS = {c: n for n, c in enumerate("一二三四五六七八九十", start=1)}
+
+
+def _figure_pattern(ordinals: list[str], numbers: list[str]) -> re.Pattern:
+    return re.compile(
+        r"(?<![\w.])(\d[\d,]*(?:\.\d+)?)(st|nd|rd|th)?(?![\w])|第([一二三四五六七八九十])(?![一二三四五六七八九十])"
+        rf"|\b({'|'.join(ordinals)})\b|\b({'|'.join(numbers)})\b",
+        re.I,
+    )
+
+
+# A figure a question names: a number ("2026", "5.2", "1,500"), an ordinal ("6th", "sixth", "第六");
+# not "first" or "second", as often plain words ("at first", "a second"), nor a number in words.
+_FIGURE = _figure_pattern(list(_ORDINAL_WORDS)[2:], ["(?!x)x"])
+# A passage may write either way: "the six-member team", "in the second half".
+_FIGURE_IN_TEXT = _figure_pattern(list(_ORDINAL_WORDS), list(_NUMBER_WORDS))
+
+
+def _figures(pattern: re.Pattern, text: str) -> set[str]:
+    """The figures ``pattern`` finds, in one spelling: "2026", "1500", "6th" (for "6th", "sixth",
+    "第六"), "6 in words" (for "six")."""
+    found = set()
+    for match in pattern.finditer(text):
+        digits, suffix, chinese, ordinal, word = match.groups()
+        if digits:
+            found.add(digits.replace(",", "") + ("th" if suffix else ""))
+        elif chinese:
+            found.add(f"{_CHINESE_DIGITS[chinese]}th")
+        elif ordinal:
+            found.add(f"{_ORDINAL_WORDS[ordinal.lower()]}th")
+        elif word:  # "six" holds a 6 but not "6th": the sixth dialogue is not in "six areas"
+            found.add(f"{_NUMBER_WORDS[word.lower()]} in words")
+    return found
+
+
+def unmatched_figures(question: str, passages: list[str]) -> list[str]:
+    """The years, numbers and ordinals the question names that no passage holds, in digits: "the
+    sixth dialogue" or "in 2026" cannot be answered from passages about the fifth or about 2021.
+
+    A passage may write a number out ("the six-member team") and an ordinal any way ("6th",
+    "sixth", "第六"), or a day without its suffix ("5th February" as "5 February"). A number of one
+    digit is left out: as often part of a name ("type 5", "Level 3") as a figure that matters.
+    """
+    held = set().union(*(_figures(_FIGURE_IN_TEXT, text) for text in passages)) if passages else set()
+    missing = []
+    for figure in _figures(_FIGURE, question):
+        if figure.endswith("th"):
+            found = figure in held or figure[:-2] in held
+        else:
+            found = len(figure) == 1 or figure in held or f"{figure} in words" in held
+        if not found:
+            missing.append(figure)
+    return sorted(missing)

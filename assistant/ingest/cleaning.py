@@ -173,7 +173,7 @@ def join_pdf_lines(page: str, full_text: str) -> str:
         marked = line.startswith("# ")  # by its type size
         row = CELL_SEPARATOR in line  # a table's cells, on one line since they share a baseline
         heading = marked or (
-            not row
+            line.count(CELL_SEPARATOR) < 2  # a row of three cells or more is a table's ("2023 | 12 | 80")
             and _OPENS.match(line) is not None
             and len(line) < 0.6 * width
             and not _ENDS_SENTENCE.search(line)
