@@ -176,3 +176,14 @@ def test_an_acronym_the_passage_defines_counts_as_its_name() -> None:
         "Qualifications have levels and sizes. The RQF came into use in 2015. Levels run from 1 to 8.",
     )
     assert answer.startswith("The RQF came into use in 2015.")
+
+
+def test_a_table_row_is_quoted_after_the_header_that_names_its_cells() -> None:
+    answer = _answer(
+        "How many staff were trained in 2023?",
+        "Participation grew each year.\n\n"
+        "| Year | Students abroad | Students online | Staff trained |\n|---|---|---|---|\n"
+        "| 2022 | 0 | 45 | 6 |\n| 2023 | 12 | 80 | 10 |\n",
+    )
+    assert answer.startswith("Year | Students abroad | Students online | Staff trained [1] 2023 | 12 | 80 | 10 [1]")
+    assert answer.count("Staff trained") == 1

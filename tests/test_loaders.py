@@ -336,3 +336,21 @@ def test_docx_table_is_read_as_a_table_whose_header_names_each_rows_cells(tmp_pa
         "Contact the programme office for timetables.",
     ]
     assert section_context(text, "Engineering Science | 15 | Hollinsbrook")[1] == "| Module | Credits | Taught by |"
+
+
+def test_pdf_table_header_set_close_is_parted_like_the_rows_below_it(tmp_path: Path) -> None:
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import getSampleStyleSheet
+    from reportlab.platypus import Paragraph, SimpleDocTemplate, Table
+
+    rows = [["Year", "UK students abroad", "Chinese students (online)", "Staff trained"],
+            ["2022", "0", "45", "6"], ["2023", "12", "80", "10"], ["2024", "24", "112", "16"]]
+    style = getSampleStyleSheet()["Normal"]
+    SimpleDocTemplate(str(tmp_path / "report.pdf"), pagesize=A4).build([
+        Paragraph("The table below shows participation in partnership activities over three years.", style),
+        Table(rows),
+        Paragraph("Participation in 2022 was limited because travel was restricted for most of that year.", style),
+    ])
+
+    lines = load_file(tmp_path / "report.pdf", tmp_path, MB)[0].page_content.splitlines()
+    assert lines[1:5] == [" | ".join(row) for row in rows]

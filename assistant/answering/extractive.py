@@ -11,9 +11,11 @@ import numpy as np
 
 from assistant.answering import cues
 from assistant.embed.embeddings import LocalEmbeddings
+from assistant.ingest.cleaning import CELL_SEPARATOR
 from assistant.text import (
     ACRONYM,
     acronym_definitions,
+    bare_line,
     cut_words,
     has_cjk,
     section_context,
@@ -216,9 +218,17 @@ class ExtractiveEngine:
             if shown.index(lead + 1) < shown.index(lead):
                 shown.remove(lead)
                 shown.insert(shown.index(lead + 1), lead)
-        for i, position in enumerate(shown[:MAX_SENTENCES]):
-            quote = cut_words(without_reference_marks(texts[position]), LONGEST_QUOTE_WORDS)
-            yield ("" if i == 0 else " ") + f"{quote} [{numbers[position]}]"
+        quotes: list[tuple[str, int]] = []
+        for position in shown[:MAX_SENTENCES]:
+            # A row of a table of three columns or more says nothing without the header naming them
+            # ("2023 | 12 | 80 | 10"): the header comes first, once a table.
+            header = bare_line(sections[position][1])
+            cells = texts[position].count(CELL_SEPARATOR) + 1
+            if cells > 2 and header.count(CELL_SEPARATOR) + 1 == cells and (header, numbers[position]) not in quotes:
+                quotes.append((header, numbers[position]))
+            quotes.append((cut_words(without_reference_marks(texts[position]), LONGEST_QUOTE_WORDS), numbers[position]))
+        for i, (quote, number) in enumerate(quotes):
+            yield ("" if i == 0 else " ") + f"{quote} [{number}]"
 
 
 def _word_sets(*, chinese: bool, spelled: dict[str, str]) -> Callable[[str], set[str]]:

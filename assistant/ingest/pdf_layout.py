@@ -22,6 +22,8 @@ from assistant.ingest.cleaning import CELL_SEPARATOR
 MIN_GUTTER = 8.0
 MIN_COLUMN_LINES = 3
 MIN_COLUMN_SHARE = 0.25
+# A gap inside a line this many times its type size may part two cells (a word space is a quarter).
+CELL_GAP = 1.0
 # Type this much larger than the page's body text is a heading's.
 HEADING_SCALE = 1.15
 # pdfminer's stand-in for a glyph with no character behind it (a bullet, an ornament, or every
@@ -40,6 +42,9 @@ class Line:
     top: float  # distance from the bottom of the page: larger is higher up
     text: str
     size: float = 0.0  # the font size of most of its characters
+    # Where a word after a gap of at least CELL_GAP starts: (x, its offset in text). A table's
+    # header row can be set with gaps too narrow for pdfminer to part its cells.
+    breaks: tuple[tuple[float, int], ...] = ()
 
     @property
     def width(self) -> float:
@@ -100,7 +105,29 @@ def _rows(lines: list[Line]) -> list[Line]:
             rows[-1].append(line)
         else:
             rows.append([line])
-    return [_row_line(sorted(row, key=lambda c: c.x0)) for row in rows]
+    cells = [sorted(row, key=lambda c: c.x0) for row in rows]
+    for number, row in enumerate(cells):
+        beside = [cells[n] for n in (number - 1, number + 1) if 0 <= n < len(cells) and len(cells[n]) > 1]
+        if len(row) == 1 and row[0].breaks and beside:
+            cells[number] = _parted_like(row[0], beside[0])
+    return [_row_line(row) for row in cells]
+
+
+def _parted_like(line: Line, row: list[Line]) -> list[Line]:
+    """``line`` parted into cells where ``row``'s cells start (a header row above its table's first
+    row), at wide gaps only; ``line`` whole if a cell has no gap to start at."""
+    offsets = []
+    for before, cell in zip(row, row[1:], strict=False):
+        starts = [offset for x, offset in line.breaks if before.x1 < x <= cell.x0 + line.size]
+        if not starts:
+            return [line]
+        offsets.append(starts[-1])
+    bounds = [0, *offsets, len(line.text)]
+    xs = [line.x0, *(cell.x0 for cell in row[1:]), line.x1]
+    return [
+        Line(xs[n], xs[n + 1], line.top, line.text[bounds[n]:bounds[n + 1]].strip(), line.size)
+        for n in range(len(bounds) - 1)
+    ]
 
 
 def _row_line(cells: list[Line]) -> Line:
@@ -142,12 +169,24 @@ def page_texts(path: Path) -> Iterator[str]:
     from pdfminer.high_level import extract_pages
     from pdfminer.layout import LTChar, LTTextContainer, LTTextLine
 
+    def breaks(element: LTTextLine, text: str) -> tuple[tuple[float, int], ...]:
+        found, built, reach = [], "", None
+        for child in element:
+            if isinstance(child, LTChar):
+                if reach is not None and built.endswith(" ") and child.x0 - reach >= CELL_GAP * child.size:
+                    found.append((child.x0, len(built)))
+                reach = child.x1
+            built += child.get_text()
+        lead = len(built) - len(built.lstrip())
+        # Offsets hold only while the text is the line's own (no glyph stood in for, no bullet).
+        return tuple((x, at - lead) for x, at in found) if built.strip() == text else ()
+
     def lines_of(element: object) -> Iterator[Line]:
         if isinstance(element, LTTextLine):
             if text := _LEADING_GLYPH.sub("• ", _UNMAPPED_GLYPH.sub("\ufffd", element.get_text()).strip()):
                 sizes = [round(char.size, 1) for char in element if isinstance(char, LTChar)]
                 size = Counter(sizes).most_common(1)[0][0] if sizes else 0.0
-                yield Line(element.x0, element.x1, element.y1, text, size)
+                yield Line(element.x0, element.x1, element.y1, text, size, breaks(element, text))
         elif isinstance(element, LTTextContainer):
             for child in element:
                 yield from lines_of(child)
