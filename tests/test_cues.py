@@ -24,6 +24,10 @@ from assistant.answering import cues
         ("备忘录有效期多长时间？", "备忘录有效期三年。", True),
         ("备忘录有效期多长时间？", "备忘录于2011年7月签署。", False),
         ("第二期建设周期是哪几年？", "第二期建设周期为2025—2029年。", True),
+        # A sum of money for a question after one.
+        ("What was the budget of the memorandum?", "The memorandum had a budget of £2.5 million.", True),
+        ("What was the budget of the memorandum?", "The memorandum ran for three years.", False),
+        ("四级课程学费是多少英镑？", "四级课程学费为1200英镑。", True),
         # A day, not a year, for "on what date" / "哪天".
         ("On what date did the levy start?", "The levy started on 6 April 2017.", True),
         ("On what date did the levy start?", "The levy started in 2017.", False),
@@ -86,3 +90,14 @@ def test_a_sentence_defines_its_subject_only_when_it_opens_by_saying_what_it_is(
 )
 def test_a_question_names_figures_the_passages_must_hold(question: str, passage: str, missing: list[str]) -> None:
     assert cues.unmatched_figures(question, [passage]) == missing
+
+
+def test_only_a_question_after_a_sum_of_money_requires_one() -> None:
+    assert cues.required("How much did the government spend on the workshop?") is not None
+    assert cues.required("What is the national minimum wage for apprentices?") is not None
+    assert cues.required("T Level学生每小时的工资标准是多少？") is not None
+    # Not every "how much", nor pay as a word, nor where funding comes from.
+    assert cues.required("How much levy does a company owe?") is None
+    assert cues.required("What share of an apprentice's paid time is spent on training?") is None
+    assert cues.required("项目的经费来自哪里？") is None
+    assert cues.required("When did the levy start?") is None

@@ -187,3 +187,9 @@ def test_a_table_row_is_quoted_after_the_header_that_names_its_cells() -> None:
     )
     assert answer.startswith("Year | Students abroad | Students online | Staff trained [1] 2023 | 12 | 80 | 10 [1]")
     assert answer.count("Staff trained") == 1
+
+
+def test_a_question_after_a_sum_no_sentence_states_gets_no_answer() -> None:
+    text = "The memorandum was signed in Beijing in July 2011. It ran for three years and covered five areas."
+    assert _answer("What was the budget of the July 2011 memorandum?", text) == ""
+    assert "It ran for three years" in _answer("How long did the memorandum run?", text)

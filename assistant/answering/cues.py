@@ -15,6 +15,14 @@ _HOW_MANY = re.compile(
     re.I,
 )
 _HOW_LONG = re.compile(r"^\s*(for\s+)?how long\b|多长时间|多久|(?<!哪)几(年|个月|周|天)", re.I)
+# A question after a sum of money: "How much did the government spend ...?", "What was the budget
+# of ...?", "学费是多少英镑？". Not every "how much" ("How much levy does it owe?") nor "paid time".
+_MONEY_ASK = re.compile(
+    r"^\s*how much\b.*\b(cost|spend|spent|pay|paid|fund|funded|funding|grant|budget|fee|earn|invest(ed)?)\b"
+    r"|\b(what|which)\b.{0,30}\b(budget|cost|fees?|price|wage|salary|funding|grant)\b"
+    r"|(学费|工资|费用|预算|经费|拨款|价格)[^？?]{0,6}多少|多少(钱|元|英镑|美元)",
+    re.I,
+)
 _WHO_WHERE = re.compile(r"\b(who|whom|whose)\b|^\s*where\b", re.I)
 _WHICH_DAY = re.compile(r"^\s*(on\s+)?(what|which)\s+(date|day)\b|哪天|哪一天|哪日|几月几日|几号", re.I)
 # Chinese has no capitals to tell a name by: "哪所学院" wants an institution's name, "谁"/"哪位"/
@@ -44,6 +52,10 @@ _DURATION = re.compile(
     r"|(?<!\d)(\d{1,3}|[两二三四五六七八九十百]+)\s*(年(?![级度])|个月|个?星期|周(?!年)|天|个?小时|分钟|公里)",
     re.I,
 )
+_MONEY = re.compile(
+    r"[£$€¥]\s?\d|\d[\d,.]*\s*(yuan|pounds?|dollars?|euros?|元|英镑|美元|万元|亿元)|\b(million|billion)\b|[万亿]元",
+    re.I,
+)
 _BODY_ZH = re.compile(r"[\u4e00-\u9fff]{2,12}(学院|大学|学校|中心|部|局|委员会|协会|研究院|研究所|公司|集团|基金会)")
 _POST_ZH = re.compile(r"(处长|主任|部长|大臣|主席|院长|校长|局长|司长|大使|书记|总监|经理|教授|会长|首相|总理|秘书长)")
 # A capitalised word inside a sentence (not its first word): most often a name or a place.
@@ -56,6 +68,8 @@ def wanted(question: str) -> re.Pattern | None:
         return _DAY
     if _WHEN.search(question):
         return _DATE
+    if _MONEY_ASK.search(question):
+        return _MONEY
     if _HOW_LONG.search(question):
         return _DURATION
     if _HOW_MANY.search(question):
@@ -75,6 +89,12 @@ def leading(question: str) -> re.Pattern | None:
     to reorder by."""
     pattern = wanted(question)
     return None if pattern in (_NAME, _BODY_ZH, _POST_ZH) else pattern
+
+
+def required(question: str) -> re.Pattern | None:
+    """What an answer to ``question`` cannot do without: a sum of money, when it asks for one. (A
+    date or a number is too common a thing for its absence to say the documents have no answer.)"""
+    return _MONEY if _MONEY_ASK.search(question) else None
 
 
 def offers(pattern: re.Pattern, sentence: str, question: str) -> bool:

@@ -198,6 +198,11 @@ class ExtractiveEngine:
             chosen.append(position)
             chosen_words.append(candidate)
             words += length
+        # A question after a sum of money that no chosen sentence states has no answer here.
+        if (needed := cues.required(question)) is not None and not any(
+            cues.offers(needed, texts[position], question) for position in chosen
+        ):
+            return
         # The answer leads with the fact: a "when" question's first sentence holds a date, if one chosen does.
         if (pattern := cues.leading(question)) is not None:
             chosen.sort(key=lambda position: not cues.offers(pattern, texts[position], question))
