@@ -49,6 +49,8 @@ DOCUMENT_COLUMNS = ["file", "title", "language", "date", "summary", "chunks"]
 _MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_{}\[\]()#+\-.!|~=:$\"'])")
 _SHOWN_CITATION = re.compile(r"\\\[(\d{1,3})\\\]")
 _LINKED_CITATION = re.compile(r"\[\\\[(\d{1,3})\\\]\]\(#source-\d{1,3}\)")
+# The bold around the words that answer the question (a document's own asterisks are escaped).
+_BOLD_MARK = re.compile(r"(?<!\\)\*\*")
 _ESCAPED_PUNCTUATION = re.compile(r"\\" + _MARKDOWN_PUNCTUATION.pattern)
 # Clicking a citation opens the answer's sources, scrolls to that source and outlines it (its
 # quoted sentences are already in bold). In the page's head: Gradio runs no script in messages.
@@ -128,7 +130,7 @@ def history_pairs(messages: list[dict] | None) -> list[tuple[str, str]]:
 def as_written(shown: str) -> str:
     """An answer's text as the assistant wrote it, from the Markdown it was shown as (``inert``
     and linked citations undone), so a follow-up is condensed from words, not escapes."""
-    plain = _LINKED_CITATION.sub(r"[\1]", shown)
+    plain = _BOLD_MARK.sub("", _LINKED_CITATION.sub(r"[\1]", shown))
     return html.unescape(_ESCAPED_PUNCTUATION.sub(r"\1", plain))
 
 
@@ -164,6 +166,14 @@ def _marked(line: str, used: tuple[str, ...]) -> str:
     return "".join([*out, inert(line[done:])])
 
 
+def _with_phrase_marked(answer: Answer) -> str:
+    """The answer, inert, with the words that answer the question in bold."""
+    if not answer.phrase or answer.phrase not in answer.text:
+        return inert(answer.text)
+    before, _, after = answer.text.partition(answer.phrase)
+    return f"{inert(before)}**{inert(answer.phrase)}**{inert(after)}"
+
+
 def _linked_citations(shown: str) -> str:
     """An answer's citations (inert: ``\\[2\\]``) as links that open that source (see CITATION_SCRIPT)."""
     return _SHOWN_CITATION.sub(r"[\\[\1\\]](#source-\1)", shown)
@@ -183,7 +193,7 @@ def answer_messages(answer: Answer) -> list[dict]:
     if not answer.found:
         return [{"role": "assistant", "content": declined(answer.query)}]
     messages = [
-        {"role": "assistant", "content": _linked_citations(inert(answer.text))},
+        {"role": "assistant", "content": _linked_citations(_with_phrase_marked(answer))},
         {
             "role": "assistant",
             "content": sources_markdown(answer),

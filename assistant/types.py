@@ -58,6 +58,8 @@ class Answer:
     # the model's text was not shown and the quoted answer stands in), and the model's own text.
     grounding: str | None = None
     model_text: str | None = None
+    # The words of the answer that answer the question (a date, a number, a sum), for a UI to mark.
+    phrase: str | None = None
 
     def as_dict(self) -> dict:
         return asdict(self)

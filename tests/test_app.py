@@ -374,6 +374,14 @@ def test_a_rating_keeps_what_was_shown(tmp_path: Path) -> None:
         ui.rate(shown, gr.LikeData(None, {"index": 9, "value": "", "liked": True}))
 
 
+def test_the_words_that_answer_are_in_bold_and_read_back_as_written() -> None:
+    text = "The levy started on 6 April 2017, at 0.5% of a *pay bill*. [1]"
+    source = Source(1, "a.md", "A", None, text, 1.0)
+    answer, _ = app.answer_messages(Answer(text, [source], query="When did the levy start?", phrase="6 April 2017"))
+    assert r"on **6 April 2017**, at 0\.5% of a \*pay bill\*\." in answer["content"]
+    assert app.as_written(answer["content"]) == text
+
+
 def test_sources_show_the_quoted_sentences_in_bold_and_the_rest_inert() -> None:
     snippet = "Intro with *stars*. The levy is 0.5% of the pay bill. Later <b>text</b>."
     source = Source(1, "a.md", "A", None, snippet, 1.0, sentences=("The levy is 0.5% of the pay bill.",))

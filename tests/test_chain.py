@@ -63,6 +63,11 @@ def test_answers_hold_the_fact_and_cite_its_document(assistant: Assistant, quest
     assert len(result.text.split()) <= 100
 
 
+def test_the_answer_says_which_of_its_words_answer(assistant: Assistant) -> None:
+    result = assistant.answer("When did the RQF start?")
+    assert result.phrase == "1 October 2015" and result.phrase in result.text
+
+
 @pytest.mark.parametrize(
     "question",
     ["What is the capital of France?", "How do I bake sourdough bread?", "Who won the 1998 football World Cup?"],

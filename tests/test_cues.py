@@ -101,3 +101,22 @@ def test_only_a_question_after_a_sum_of_money_requires_one() -> None:
     assert cues.required("What share of an apprentice's paid time is spent on training?") is None
     assert cues.required("项目的经费来自哪里？") is None
     assert cues.required("When did the levy start?") is None
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "words"),
+    [
+        ("When did the RQF start?", "It came into use on 1 October 2015.", "1 October 2015"),
+        ("When was the 2017 forum held?", "The 2017 forum took place on Monday 20 November 2017.", "20 November 2017"),
+        ("How many teams took part?", "It attracted 41 teams from 12 cities.", "41"),
+        ("How many people attended?", "All twenty-nine participants rated it highly.", "twenty-nine"),
+        ("What was the budget?", "A grant of £38,500 covered flights.", "£38,500"),
+        ("How long can a bootcamp last?", "Maximum course length | 16 weeks", "16 weeks"),
+        ("英国在哪一年获得称号？", "2021年10月，英国获得称号。", "2021年10月"),
+        ("Who spoke for the UK?", "Richard Burn spoke for the UK.", None),  # a name: too loosely told to mark
+    ],
+)
+def test_the_words_that_answer_are_the_first_figure_of_the_kind_asked_for(
+    question: str, answer: str, words: str | None
+) -> None:
+    assert cues.phrase(question, answer) == words

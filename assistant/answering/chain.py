@@ -19,7 +19,7 @@ from assistant.embed.embeddings import LocalEmbeddings, load_embeddings
 from assistant.errors import QuestionError
 from assistant.search.retriever import HybridRetriever
 from assistant.text import has_cjk
-from assistant.types import NOT_FOUND, NOT_FOUND_ZH, Answer, Engine, Passage
+from assistant.types import CITATION, NOT_FOUND, NOT_FOUND_ZH, Answer, Engine, Passage, Source
 
 History = list[tuple[str, str]]
 # A server that cannot fit the prompt in its context window may reply with nothing at all.
@@ -161,7 +161,7 @@ class Assistant(Runnable[str | Question, Answer]):
             if not numbering.cited:  # nothing grounded in a passage is not an answer
                 yield Answer(declined(query), [], found=False, query=query)
                 return
-            yield Answer(text, numbering.sources(text), found=True, query=query)
+            yield _found(text, numbering.sources(text), query)
             return
         if not numbering.cited and NOT_FOUND.rstrip(".").lower() in text.lower():
             yield Answer(declined(query), [], found=False, query=query, grounding="declined by the model",
@@ -178,7 +178,7 @@ class Assistant(Runnable[str | Question, Answer]):
         # Renumbered again: a removed sentence may have been a source's only citation.
         shown = CitationNumbering([cited[n] for n in sorted(cited)])
         final = shown.feed(checked.text) + shown.flush()
-        yield Answer(final, shown.sources(final), found=True, query=query, grounding=checked.grounding,
+        yield _found(final, shown.sources(final), query, grounding=checked.grounding,
                      model_text=text)
 
     def _quoted_instead(self, query: str, passages: list[Passage], model_text: str, reason: str) -> Iterator:
@@ -191,8 +191,13 @@ class Assistant(Runnable[str | Question, Answer]):
             return
         text = f"{UNGROUNDED_NOTICE}\n\n{quoted.strip()}"
         yield "\n\n" + text
-        yield Answer(text, numbering.sources(quoted), found=True, query=query, grounding=f"fallback: {reason}",
+        yield _found(text, numbering.sources(quoted), query, grounding=f"fallback: {reason}",
                      model_text=model_text)
+
+
+def _found(text: str, sources: list[Source], query: str, **checks: str | None) -> Answer:
+    """An answer, with the words in it that answer the question (a date, a number, a sum)."""
+    return Answer(text, sources, found=True, query=query, phrase=cues.phrase(query, CITATION.sub("", text)), **checks)
 
 
 def declined(question: str) -> str:

@@ -91,6 +91,37 @@ def leading(question: str) -> re.Pattern | None:
     return None if pattern in (_NAME, _BODY_ZH, _POST_ZH) else pattern
 
 
+# The whole of a figure, as a reader would mark it: "1 October 2015", "2021年10月", "41",
+# "£38,500", "2.5 million", "twenty-nine".
+_WHOLE_DATE = re.compile(
+    rf"\b(?:\d{{1,2}}(?:st|nd|rd|th)?\s+)?(?:{_MONTHS})(?:\s+\d{{1,2}}(?:st|nd|rd|th)?(?!\d))?(?:,?\s+\d{{4}})?"
+    r"|\b\d{4}s?\b|\d{4}\s*年(?:\d{1,2}\s*月(?:\d{1,2}\s*日)?)?|\d{1,2}\s*月\s*\d{1,2}\s*日"
+)
+_WHOLE_NUMBER = re.compile(
+    r"[£$€¥]?\d[\d,]*(?:\.\d+)?(?:\s*(?:%|per cent|percent)|\s+(?:thousand|million|billion))?"
+    r"|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred"
+    r"|thousand|million|billion|dozen|half)(?:-\w+)?\b"
+    r"|[两二三四五六七八九十百千万亿]+\s*[个名所家项条届年次人位天周倍月期批]|第[一二三四五六七八九十]+",
+    re.I,
+)
+_WHOLE_MONEY = re.compile(
+    r"[£$€¥]\s?\d[\d,]*(?:\.\d+)?(?:\s*(?:million|billion|bn|m)\b)?"
+    r"|\d[\d,]*(?:\.\d+)?\s*(?:million\s+|billion\s+)?(?:yuan|pounds?|dollars?|euros?|元|英镑|美元|万元|亿元)",
+    re.I,
+)
+
+
+def phrase(question: str, answer: str) -> str | None:
+    """The words of ``answer`` that answer ``question``: the first date, number, sum or length of
+    time of the kind the question asks for that the question does not state (a name or a body is
+    too loosely told by its capitals to mark)."""
+    whole = {_DATE: _WHOLE_DATE, _DAY: _WHOLE_DATE, _NUMBER: _WHOLE_NUMBER, _MONEY: _WHOLE_MONEY,
+             _DURATION: _DURATION}.get(wanted(question))
+    asked = question.lower()
+    found = (m.group().strip() for m in whole.finditer(answer)) if whole else ()
+    return next((text for text in found if text and text.lower() not in asked), None)
+
+
 def required(question: str) -> re.Pattern | None:
     """What an answer to ``question`` cannot do without: a sum of money, when it asks for one. (A
     date or a number is too common a thing for its absence to say the documents have no answer.)"""
