@@ -92,6 +92,30 @@ def test_a_question_names_figures_the_passages_must_hold(question: str, passage:
     assert cues.unmatched_figures(question, [passage]) == missing
 
 
+@pytest.mark.parametrize(
+    ("question", "passage", "missing"),
+    [
+        ("How many Double High colleges are in Jiangsu?", "Double High colleges were chosen in 2019.", ["Jiangsu"]),
+        ("Who is John Smith?", "Liu Jing led the office.", ["John Smith"]),
+        # A name is held when half its words are, or nearly: a surname alone, a misspelling.
+        ("What did Graham Twigg propose?", "Twigg proposed another cause.", []),
+        ("What party is favoured in Bedigo?", "Labor is favoured in Bendigo.", []),
+        # A people's word and its country, and the countries of this collection by any name.
+        ("Which Japanese variant spread?", "The variant from Japan spread.", []),
+        ("Which British colleges joined?", "Ten UK colleges joined.", []),
+        ("Which colleges in Wuhan joined?", "Ten colleges in Wuxi joined.", ["Wuhan"]),
+        # Stems, possessives and the parts of a hyphenated name are matched as the words they are.
+        ("How long can a Skills Bootcamp last?", "Skills bootcamps last up to 16 weeks.", []),
+        ("What does Ofqual's register hold?", "Ofqual’s register lists qualifications.", []),
+        ("What did the China-UK dialogue agree?", "The UK–China dialogue agreed on skills.", []),
+        # The question's first word is capitalised whatever it is.
+        ("Where was it held?", "It was held in Tianjin.", []),
+    ],
+)
+def test_a_question_names_names_the_passages_must_hold(question: str, passage: str, missing: list[str]) -> None:
+    assert cues.unmatched_names(question, [passage]) == missing
+
+
 def test_only_a_question_after_a_sum_of_money_requires_one() -> None:
     assert cues.required("How much did the government spend on the workshop?") is not None
     assert cues.required("What is the national minimum wage for apprentices?") is not None

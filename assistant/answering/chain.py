@@ -17,7 +17,7 @@ from assistant.answering.engines import make_engine, make_extractive_engine
 from assistant.config import Settings
 from assistant.embed.embeddings import LocalEmbeddings, load_embeddings
 from assistant.errors import QuestionError
-from assistant.search.retriever import HybridRetriever
+from assistant.search.retriever import HybridRetriever, language_of
 from assistant.text import has_cjk
 from assistant.types import CITATION, NOT_FOUND, NOT_FOUND_ZH, Answer, Engine, Passage, Source
 
@@ -134,10 +134,8 @@ class Assistant(Runnable[str | Question, Answer]):
         before it counts as an answer; when it cannot be tied to them, the quoted (extractive)
         answer from the same passages stands in, with a line saying so.
         """
-        # A year, number or ordinal the question names that no passage holds means the documents
-        # are about something else: the fifth dialogue, not the sixth; 2021, not 2026.
         if not passages or max(p.relevance for p in passages) < self.settings.min_relevance \
-                or cues.unmatched_figures(query, [p.text for p in passages]):
+                or _about_something_else(query, passages):
             yield declined(query)
             yield Answer(declined(query), [], found=False, query=query)
             return
@@ -203,6 +201,20 @@ def _found(text: str, sources: list[Source], query: str, **checks: str | None) -
 def declined(question: str) -> str:
     """The decline, in the question's language."""
     return NOT_FOUND_ZH if has_cjk(question) else NOT_FOUND
+
+
+def _about_something_else(question: str, passages: list[Passage]) -> bool:
+    """The question gives a year, number, ordinal or name that no passage holds: the passages are
+    about the fifth dialogue, not the sixth; 2021, not 2026; colleges, but none in Jiangsu."""
+    texts = [p.text for p in passages]
+    if cues.unmatched_figures(question, texts):
+        return True
+    # Names are compared word for word, so only with passages in the question's language; a name
+    # may be in a passage's document title alone.
+    language = language_of(question)
+    if any(p.metadata.get("language") not in (language, None) for p in passages):
+        return False
+    return bool(cues.unmatched_names(question, texts + [str(p.metadata.get("title", "")) for p in passages]))
 
 
 def _quoted_across_languages(question: str, passages: list[Passage]) -> str | None:

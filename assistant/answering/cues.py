@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import difflib
 import re
+
+from assistant.text import tokens
 
 _WHEN = re.compile(
     r"^\s*(when|what (year|date|day|month|century|decade)|in (what|which) (year|century|decade))\b"
@@ -236,3 +239,44 @@ def unmatched_figures(question: str, passages: list[str]) -> list[str]:
         if not found:
             missing.append(figure)
     return sorted(missing)
+
+
+# A name a question gives: capitalised words after its first ("Jiangsu", "John Smith", "Ofqual's"),
+# not an acronym (a passage may spell it out) nor a word run into a digit ("Internet2").
+_QUESTION_NAME = re.compile(r"(?<=[\s(\"“‘'])(?:[A-Z][^\W\d_]*[a-z][^\W\d_]*(?:['’]s?)?\s?)+(?![\w-])")
+_POSSESSIVE = re.compile(r"['’]s?\b")
+# How close a word must be to one of the passages' to be taken for it: "Bendigo" for "Bedigo",
+# "India" for "Indian", "Sheepshanks" for "Sheeshanks" (difflib's ratio).
+_SPELLING_CLOSE = 0.8
+# A people's word shares its country's first letters: "Japanese" and "Japan", "British" and "Britain".
+_PEOPLE_WORD = re.compile(r"^(?P<stem>\w{4}).*(?:ese|ish|ian|an)$")
+# The two countries of this collection go by many names.
+_COUNTRY_NAMES = (
+    frozenset({"uk", "britain", "british", "england", "english", "scotland", "scottish", "wales", "welsh"}),
+    frozenset({"china", "chinese", "prc"}),
+)
+
+
+def unmatched_names(question: str, passages: list[str]) -> list[str]:
+    """The names the question gives that the passages do not hold: "How many Double High colleges
+    are in Jiangsu?" cannot be answered from passages that never say Jiangsu, nor "Who is John
+    Smith?" from passages without either word. A name is held when at least half its words are,
+    as ``tokens`` finds them ("Bootcamp" is in "bootcamps"), spelt nearly so (questions misspell
+    names), or named another way ("Japanese" for "Japan", "British" for "UK")."""
+    held = set(tokens(_POSSESSIVE.sub("", " ".join(passages)), chinese=False))
+    missing = []
+    for name in _QUESTION_NAME.findall(question):
+        words = tokens(_POSSESSIVE.sub("", name), chinese=False)
+        absent = [w for w in words if not _held(w, held)]
+        if words and len(absent) * 2 > len(words):
+            missing.append(name.strip())
+    return missing
+
+
+def _held(word: str, held: set[str]) -> bool:
+    if word in held or difflib.get_close_matches(word, held, 1, _SPELLING_CLOSE):
+        return True
+    if any(word in names and names & held for names in _COUNTRY_NAMES):
+        return True
+    people = _PEOPLE_WORD.match(word)
+    return bool(people) and any(w.startswith(people.group("stem")) for w in held)
