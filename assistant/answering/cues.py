@@ -59,6 +59,15 @@ _MONEY = re.compile(
     r"[£$€¥]\s?\d|\d[\d,.]*\s*(yuan|pounds?|dollars?|euros?|元|英镑|美元|万元|亿元)|\b(million|billion)\b|[万亿]元",
     re.I,
 )
+# A question after a reason or purpose, and a sentence that gives one ("because", "in order to",
+# "旨在"); "since" only where no date follows it ("since 2015" is a time).
+_WHY = re.compile(r"\bwhy\b|为什么|为何|什么原因", re.I)
+_CAUSE = re.compile(
+    rf"\b(because|since(?!\s+(\d|the\s+\d|then|{_MONTHS}))|so that|in order to|due to|owing to|as a result|"
+    r"thanks to|reasons?|aim(s|ed)? (to|at)|intended to|designed to|purpose|caus(e|es|ed) by|leads? to|led to)\b"
+    r"|因为|由于|为了|旨在|目的|原因",
+    re.I,
+)
 _BODY_ZH = re.compile(r"[\u4e00-\u9fff]{2,12}(学院|大学|学校|中心|部|局|委员会|协会|研究院|研究所|公司|集团|基金会)")
 _POST_ZH = re.compile(r"(处长|主任|部长|大臣|主席|院长|校长|局长|司长|大使|书记|总监|经理|教授|会长|首相|总理|秘书长)")
 # A capitalised word inside a sentence (not its first word): most often a name or a place.
@@ -77,6 +86,8 @@ def wanted(question: str) -> re.Pattern | None:
         return _DURATION
     if _HOW_MANY.search(question):
         return _NUMBER
+    if _WHY.search(question):
+        return _CAUSE
     if _WHICH_BODY_ZH.search(question):
         return _BODY_ZH
     if _WHO_ZH.search(question):
@@ -87,11 +98,17 @@ def wanted(question: str) -> re.Pattern | None:
 
 
 def leading(question: str) -> re.Pattern | None:
-    """What the first sentence of an answer should hold: the date or number ``question`` asks for.
-    Not a name (any capitalised word passes for one) nor a Chinese body or post: too loose a sign
-    to reorder by."""
+    """What the first sentence of an answer should hold: the date, number or reason ``question``
+    asks for. Not a name (any capitalised word passes for one) nor a Chinese body or post: too loose
+    a sign to reorder by."""
     pattern = wanted(question)
     return None if pattern in (_NAME, _BODY_ZH, _POST_ZH) else pattern
+
+
+def asks_figure(question: str) -> bool:
+    """The question asks for a date, a number, a sum or a length of time: a sign so exact that a
+    sentence holding one is much likelier to answer."""
+    return wanted(question) in (_DATE, _DAY, _NUMBER, _MONEY, _DURATION)
 
 
 # The whole of a figure, as a reader would mark it: "1 October 2015", "2021年10月", "41",
@@ -248,13 +265,17 @@ _POSSESSIVE = re.compile(r"['’]s?\b")
 # How close a word must be to one of the passages' to be taken for it: "Bendigo" for "Bedigo",
 # "India" for "Indian", "Sheepshanks" for "Sheeshanks" (difflib's ratio).
 _SPELLING_CLOSE = 0.8
-# A people's word shares its country's first letters: "Japanese" and "Japan", "British" and "Britain".
+# A people's word shares its country's first letters: "Japanese" and "Japan", "Indian" and "India".
 _PEOPLE_WORD = re.compile(r"^(?P<stem>\w{4}).*(?:ese|ish|ian|an)$")
-# The two countries of this collection go by many names.
-_COUNTRY_NAMES = (
-    frozenset({"uk", "britain", "british", "england", "english", "scotland", "scottish", "wales", "welsh"}),
-    frozenset({"china", "chinese", "prc"}),
-)
+# Words that say what kind of thing a name is, not which ("Manchester College", "Jiangsu Province"),
+# and the countries of this collection, which a question gives as context ("Which British college
+# ...?") where a document may name neither: they tell no name from another.
+_NOT_DISTINCTIVE = frozenset(tokens(
+    "college university institute polytechnic school academy ministry department council committee association "
+    "centre center foundation agency office team group programme program project workshop conference forum "
+    "summit dialogue province city county uk britain british england english scotland scottish wales welsh "
+    "china chinese prc", chinese=False,
+))
 
 
 def unmatched_names(question: str, passages: list[str]) -> list[str]:
@@ -262,11 +283,12 @@ def unmatched_names(question: str, passages: list[str]) -> list[str]:
     are in Jiangsu?" cannot be answered from passages that never say Jiangsu, nor "Who is John
     Smith?" from passages without either word. A name is held when at least half its words are,
     as ``tokens`` finds them ("Bootcamp" is in "bootcamps"), spelt nearly so (questions misspell
-    names), or named another way ("Japanese" for "Japan", "British" for "UK")."""
+    names) or as its country ("Japanese" for "Japan"); words such as "College" or "British" tell no
+    name from another and are not looked for."""
     held = set(tokens(_POSSESSIVE.sub("", " ".join(passages)), chinese=False))
     missing = []
     for name in _QUESTION_NAME.findall(question):
-        words = tokens(_POSSESSIVE.sub("", name), chinese=False)
+        words = [w for w in tokens(_POSSESSIVE.sub("", name), chinese=False) if w not in _NOT_DISTINCTIVE]
         absent = [w for w in words if not _held(w, held)]
         if words and len(absent) * 2 > len(words):
             missing.append(name.strip())
@@ -275,8 +297,6 @@ def unmatched_names(question: str, passages: list[str]) -> list[str]:
 
 def _held(word: str, held: set[str]) -> bool:
     if word in held or difflib.get_close_matches(word, held, 1, _SPELLING_CLOSE):
-        return True
-    if any(word in names and names & held for names in _COUNTRY_NAMES):
         return True
     people = _PEOPLE_WORD.match(word)
     return bool(people) and any(w.startswith(people.group("stem")) for w in held)

@@ -57,6 +57,8 @@ _REFERENCES = re.compile(
 LIST_LEAD_PENALTY = 0.3
 
 
+# A name, or a reason for "why" ("because", "in order to"): on the 58 "why" questions of XQuAD-en
+# and COVID-QA, a reason at 0.1 (and put first) finds 39 answers, against 37 without and 37 at 0.3.
 ANSWER_TYPE_BONUS = 0.1
 # A new date or number is a sure sign of an answer to "when" or "how many" (a capitalised word
 # only a weak one of a name), so it weighs more. Measured (answer hit, extractive, MiniLM): 0.3
@@ -77,10 +79,10 @@ CONTEXT_WORDS_SHARE = 0.7
 
 def _answer_type_bonus(question: str, texts: list[str], befores: list[str]) -> np.ndarray:
     """A "when" question wants a sentence with a new date; "how many", a number; "who", a name;
-    "who is X" or "what is X", a sentence that says what X is."""
+    "why", a reason; "who is X" or "what is X", a sentence that says what X is."""
     bonus = np.zeros(len(texts))
     if (pattern := cues.wanted(question)) is not None:
-        weight = FIGURE_BONUS if cues.leading(question) is not None else ANSWER_TYPE_BONUS
+        weight = FIGURE_BONUS if cues.asks_figure(question) else ANSWER_TYPE_BONUS
         bonus += [weight if cues.offers(pattern, t, question) else 0.0 for t in texts]
     if (subject := cues.subject(question)) is not None:
         bonus += [DEFINITION_BONUS * cues.defines(subject, t, b) for t, b in zip(texts, befores, strict=True)]
