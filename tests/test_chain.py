@@ -98,6 +98,20 @@ def test_a_year_ordinal_or_name_the_documents_never_mention_is_declined(
     assert assistant.answer(answerable).found
 
 
+@pytest.mark.parametrize(
+    ("title", "found"),
+    [("The 2022 Tianjin conference", True), ("A conference in Tianjin", False), ("The 2022 conference", False)],
+)
+def test_a_document_title_holds_figures_and_names_for_its_passages(
+    settings: Settings, embeddings: LocalEmbeddings, title: str, found: bool
+) -> None:
+    body = "The conference adopted a declaration on vocational skills. Delegates from 32 countries attended."
+    write(settings.docs_dir, "conference.md", f"---\ntitle: {title}\n---\n\n{body}\n")
+    sync(settings, embeddings=embeddings)
+    result = Assistant(settings, embeddings=embeddings).answer("What did the 2022 Tianjin conference adopt?")
+    assert result.found is found
+
+
 def test_a_chinese_question_is_declined_in_chinese(assistant: Assistant) -> None:
     result = assistant.answer("法国的首都是哪里？")
     assert (result.found, result.text, result.sources) == (False, NOT_FOUND_ZH, [])

@@ -136,6 +136,23 @@ def test_a_why_question_wants_a_reason(sentence: str, offered: bool) -> None:
     assert cues.leading(question) is not None and not cues.asks_figure(question)
 
 
+@pytest.mark.parametrize(
+    ("sentence", "byline"),
+    [
+        ("By Sarah Lindqvist | Published 3 October 2025", True),
+        ("Written by Tom Ashworth and Helen Okafor", True),
+        ("记者 王芳", True),
+        # "By" before a date or a plain phrase is no byline.
+        ("By January 2020, the visit had ended.", False),
+        ("By then the visit had ended.", False),
+    ],
+)
+def test_a_question_after_the_author_wants_a_byline(sentence: str, byline: bool) -> None:
+    assert cues.asks_author("Who wrote the article about the visit?") and cues.asks_author("这篇报道的作者是谁？")
+    assert not cues.asks_author("Who led the visit?")
+    assert cues.is_byline(sentence) is byline
+
+
 def test_only_a_question_after_a_sum_of_money_requires_one() -> None:
     assert cues.required("How much did the government spend on the workshop?") is not None
     assert cues.required("What is the national minimum wage for apprentices?") is not None

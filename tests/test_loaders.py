@@ -249,11 +249,12 @@ def test_wrapped_text_keeps_its_compounds_and_numbers_and_its_lists() -> None:
     # A wrapping tool breaks at a compound's hyphen and may start a line with "27)"; only a list's
     # items (a numbered one inside a paragraph only from 1, as in CommonMark) start lines of their own.
     text = (
-        "Virus RNA (Ct = 23 +\n27) was found in the non-\nspecific sample, under-\nstanding the understanding.\n"
-        "1. First item\n2. Second item\nwrapped on.\n- bullet"
+        "Virus RNA (Ct = 23 +\n27) was found in the non-\nspecific sample, under-\nstanding the understanding, "
+        "by African-\nAmerican staff, pre-\n1990.\n1. First item\n2. Second item\nwrapped on.\n- bullet"
     )
     assert join_paragraph_lines(text).splitlines() == [
-        "Virus RNA (Ct = 23 + 27) was found in the non-specific sample, understanding the understanding.",
+        "Virus RNA (Ct = 23 + 27) was found in the non-specific sample, understanding the understanding, by "
+        "African-American staff, pre-1990.",
         "1. First item", "2. Second item wrapped on.", "- bullet",
     ]
 

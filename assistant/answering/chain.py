@@ -205,16 +205,16 @@ def declined(question: str) -> str:
 
 def _about_something_else(question: str, passages: list[Passage]) -> bool:
     """The question gives a year, number, ordinal or name that no passage holds: the passages are
-    about the fifth dialogue, not the sixth; 2021, not 2026; colleges, but none in Jiangsu."""
-    texts = [p.text for p in passages]
+    about the fifth dialogue, not the sixth; 2021, not 2026; colleges, but none in Jiangsu. A
+    passage's document title counts as its text ("The 2022 conference" over "The conference ...")."""
+    texts = [p.text for p in passages] + [str(p.metadata.get("title", "")) for p in passages]
     if cues.unmatched_figures(question, texts):
         return True
-    # Names are compared word for word, so only with passages in the question's language; a name
-    # may be in a passage's document title alone.
+    # Names are compared word for word, so only with passages in the question's language.
     language = language_of(question)
     if any(p.metadata.get("language") not in (language, None) for p in passages):
         return False
-    return bool(cues.unmatched_names(question, texts + [str(p.metadata.get("title", "")) for p in passages]))
+    return bool(cues.unmatched_names(question, texts))
 
 
 def _quoted_across_languages(question: str, passages: list[Passage]) -> str | None:

@@ -155,6 +155,27 @@ def offers(pattern: re.Pattern, sentence: str, question: str) -> bool:
     return any(match.group().lower() not in asked for match in pattern.finditer(sentence))
 
 
+# A question after who wrote a text, and the byline that says so: "By Sarah Lindqvist | Published
+# ...", "Author: ...", "作者：张三", "记者 王芳"; not "By January 2020, ..." (no name follows "By").
+_AUTHOR_ASK = re.compile(
+    r"\bwho\b.*\b(wrote|write|written|authored)\b|\bauthors?\b|\bwritten by\b|谁写|作者|撰写|撰稿", re.I
+)
+_BYLINE = re.compile(
+    r"(?:(?:[Ww]ritten\s+)?[Bb]y|[Aa]uthors?:)\s+[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*)+\s*(?:$|[|,;(]|and\b)"
+    r"|(?:作者|撰稿|记者|文)\s*[：:/／\s]"
+)
+
+
+def asks_author(question: str) -> bool:
+    """The question asks who wrote a text: "Who wrote the report?", "这篇报道的作者是谁？"."""
+    return bool(_AUTHOR_ASK.search(question))
+
+
+def is_byline(sentence: str) -> bool:
+    """The sentence is a byline: "By Sarah Lindqvist | Published 3 October 2025"."""
+    return bool(_BYLINE.match(sentence.strip()))
+
+
 # "Who is X?", "What is a Y?", "X是谁？", "什么是Y？": the question asks what its subject is.
 _DEFINITION = re.compile(
     r"^\s*(?:who|what)\s+(?:is|are|was|were)\s+(?:an?\s+|the\s+)?(?P<subject>[^?]+?)\s*\??\s*$", re.I

@@ -65,8 +65,8 @@ ANSWER_TYPE_BONUS = 0.1
 # lifted the collection's own questions from 0.894 to 0.903 (English) and 0.926 to 0.944
 # (Chinese); XQuAD-en and COVID-QA unchanged.
 FIGURE_BONUS = 0.3
-# "Who is X?" asks for the sentence that says what X is, a narrower cue than a name, so it weighs
-# more: a sentence only about X must not outrank it ("The interviewee was Liu Jing.").
+# "Who is X?" asks for the sentence that says what X is, and "who wrote" for a byline: narrower cues
+# than a name, so they weigh more: a sentence only about X must not outrank it ("The interviewee was Liu Jing.").
 DEFINITION_BONUS = 0.3
 # A sentence inherits this share of the previous sentence's score: the sentence after the one
 # that restates the question often holds the answer ("Algorithms ... have been devised. These include ...").
@@ -79,11 +79,13 @@ CONTEXT_WORDS_SHARE = 0.7
 
 def _answer_type_bonus(question: str, texts: list[str], befores: list[str]) -> np.ndarray:
     """A "when" question wants a sentence with a new date; "how many", a number; "who", a name;
-    "why", a reason; "who is X" or "what is X", a sentence that says what X is."""
+    "why", a reason; "who wrote", a byline; "who is X" or "what is X", a sentence that says what X is."""
     bonus = np.zeros(len(texts))
     if (pattern := cues.wanted(question)) is not None:
         weight = FIGURE_BONUS if cues.asks_figure(question) else ANSWER_TYPE_BONUS
         bonus += [weight if cues.offers(pattern, t, question) else 0.0 for t in texts]
+    if cues.asks_author(question):
+        bonus += [DEFINITION_BONUS * cues.is_byline(t) for t in texts]
     if (subject := cues.subject(question)) is not None:
         bonus += [DEFINITION_BONUS * cues.defines(subject, t, b) for t, b in zip(texts, befores, strict=True)]
     return bonus
@@ -208,6 +210,9 @@ class ExtractiveEngine:
         # The answer leads with the fact: a "when" question's first sentence holds a date, if one chosen does.
         if (pattern := cues.leading(question)) is not None:
             chosen.sort(key=lambda position: not cues.offers(pattern, texts[position], question))
+        # ... a "who wrote" answer with the byline ...
+        if cues.asks_author(question):
+            chosen.sort(key=lambda position: not cues.is_byline(texts[position]))
         # ... and a "who is X" answer with the sentence that says what X is.
         if (subject := cues.subject(question)) is not None:
             chosen.sort(key=lambda position: not cues.defines(subject, texts[position], befores[position]))

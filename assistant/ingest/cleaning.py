@@ -139,8 +139,12 @@ def _unbroken(previous: str, line: str, text: str) -> str | None:
     """
     # Only the end of ``previous`` is looked at: it may be a whole paragraph joined so far.
     broken, rest = _BROKEN_WORD.search(previous[-64:]), _WORD_START.match(line)
-    if not broken or not rest:
+    if not broken:
         return None
+    if not rest:
+        # No word broken by a hyphen goes on with a capital or a digit: "African-" + "American",
+        # "pre-" + "1990" keep their hyphen, with no space.
+        return previous + line if line[:1].isupper() or line[:1].isdigit() else None
     if (broken.group(1) + rest.group(1)).lower() in _words_of(text):
         return previous[:-1] + line
     return previous + line
