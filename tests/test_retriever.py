@@ -55,6 +55,21 @@ def test_an_acronym_the_documents_define_is_searched_in_its_long_form_too(
     assert "every two years" in best.text and best.relevance >= settings.min_relevance
 
 
+def test_an_english_only_model_judges_a_chinese_passage_by_its_words(
+    settings: Settings, embeddings: LocalEmbeddings
+) -> None:
+    # MiniLM's vector of Chinese text is mostly unknown word pieces: its cosine with an English
+    # question says nothing, so only the words the two share count ("Luban Workshop", half the question's).
+    assert not embeddings.reads_chinese
+    write(settings.docs_dir, "luban.md", "# 鲁班工坊\n\n鲁班工坊（Luban Workshop）是中国职业院校在海外建立的培训中心，"
+          "第一个于2016年在泰国建立。\n")
+    write(settings.docs_dir, "levy.md", LEVY_DOC)
+    sync(settings, embeddings=embeddings)
+    passages = HybridRetriever.open(settings, embeddings).search("Where was the first Luban Workshop set up?")
+    chinese = next(p for p in passages if p.metadata["source"] == "luban.md")
+    assert chinese.relevance == chinese.coverage > 0
+
+
 def test_neighbouring_chunks_over_a_page_break_cite_both_pages() -> None:
     from assistant.search.retriever import _merge_neighbours
     from assistant.types import Passage, Source

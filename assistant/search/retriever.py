@@ -204,7 +204,9 @@ class HybridRetriever(BaseRetriever):
         for cid in best:
             coverage = lexical.coverage(query_tokens, found[cid]["text"])
             similarity, meta = found[cid]["similarity"], found[cid]["meta"]
-            meaning = self._meaning(similarity, language, meta) if reads_query else None
+            # An English-only model's vector of a Chinese passage is noise: its words alone count.
+            reads_passage = self.embeddings.reads_chinese or meta.get("language") != "zh"
+            meaning = self._meaning(similarity, language, meta) if reads_query and reads_passage else None
             passages.append(Passage(
                 ids=[cid],
                 text=found[cid]["text"],
