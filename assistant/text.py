@@ -95,6 +95,10 @@ def _stem(word: str) -> str:
     return word
 
 
+# "California's" is a form of "California", not a word of its own ("california'" once stemmed).
+_POSSESSIVE_END = re.compile(r"['’]s$")
+
+
 def tokens(text: str, *, chinese: bool = True) -> list[str]:
     """Lower-cased content words: English words, and jieba's words inside Chinese runs (left out
     with ``chinese=False``, when only English words are looked for: jieba costs a second to load)."""
@@ -104,8 +108,8 @@ def tokens(text: str, *, chinese: bool = True) -> list[str]:
         if _CJK.match(piece):
             if chinese:
                 out.extend(w for w in _jieba().cut_for_search(piece) if w.strip() and w not in STOPWORDS)
-        elif piece not in STOPWORDS:
-            out.append(_stem(piece))
+        elif (word := _POSSESSIVE_END.sub("", piece)) not in STOPWORDS:
+            out.append(_stem(word))
     return out
 
 

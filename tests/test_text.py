@@ -1,4 +1,4 @@
-"""Sentence splitting, on hand-made passages."""
+"""Sentence splitting and word finding, on hand-made passages."""
 
 import subprocess
 import sys
@@ -12,6 +12,7 @@ from assistant.text import (
     mostly_spelled_out,
     section_context,
     sentences,
+    tokens,
     without_reference_marks,
     word_count,
 )
@@ -146,3 +147,10 @@ def test_reference_marks_and_inline_notes_are_left_out_but_brackets_that_say_som
     )
     kept = "He wrote that their [sic] plan, see [the annex](annex.md), cost [about] £5."
     assert without_reference_marks(kept) == kept
+
+
+def test_a_possessive_is_a_form_of_its_word() -> None:
+    # BM25, word coverage and the answer's word overlap all read words through ``tokens``.
+    assert tokens("California's coast, Tesla’s award, the Broncos' defence") == tokens(
+        "California coast, Tesla award, the Broncos defence"
+    )
