@@ -282,7 +282,6 @@ def unmatched_figures(question: str, passages: list[str]) -> list[str]:
 # A name a question gives: capitalised words after its first ("Jiangsu", "John Smith", "Ofqual's"),
 # not an acronym (a passage may spell it out) nor a word run into a digit ("Internet2").
 _QUESTION_NAME = re.compile(r"(?<=[\s(\"“‘'])(?:[A-Z][^\W\d_]*[a-z][^\W\d_]*(?:['’]s?)?\s?)+(?![\w-])")
-_POSSESSIVE = re.compile(r"['’]s?\b")
 # How close a word must be to one of the passages' to be taken for it: "Bendigo" for "Bedigo",
 # "India" for "Indian", "Sheepshanks" for "Sheeshanks" (difflib's ratio).
 _SPELLING_CLOSE = 0.8
@@ -306,10 +305,10 @@ def unmatched_names(question: str, passages: list[str]) -> list[str]:
     as ``tokens`` finds them ("Bootcamp" is in "bootcamps"), spelt nearly so (questions misspell
     names) or as its country ("Japanese" for "Japan"); words such as "College" or "British" tell no
     name from another and are not looked for."""
-    held = set(tokens(_POSSESSIVE.sub("", " ".join(passages)), chinese=False))
+    held = set(tokens(" ".join(passages), chinese=False))
     missing = []
     for name in _QUESTION_NAME.findall(question):
-        words = [w for w in tokens(_POSSESSIVE.sub("", name), chinese=False) if w not in _NOT_DISTINCTIVE]
+        words = [w for w in tokens(name, chinese=False) if w not in _NOT_DISTINCTIVE]
         absent = [w for w in words if not _held(w, held)]
         if words and len(absent) * 2 > len(words):
             missing.append(name.strip())

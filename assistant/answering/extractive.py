@@ -65,8 +65,8 @@ ANSWER_TYPE_BONUS = 0.1
 # lifted the collection's own questions from 0.894 to 0.903 (English) and 0.926 to 0.944
 # (Chinese); XQuAD-en and COVID-QA unchanged.
 FIGURE_BONUS = 0.3
-# "Who is X?" asks for the sentence that says what X is, and "who wrote" for a byline: narrower cues
-# than a name, so they weigh more: a sentence only about X must not outrank it ("The interviewee was Liu Jing.").
+# "Who is X?" asks for the sentence that says what X is, and "who wrote" for a byline: cues narrower
+# than a name, so they weigh more (a sentence only about X must not outrank "X, who led ...").
 DEFINITION_BONUS = 0.3
 # A sentence inherits this share of the previous sentence's score: the sentence after the one
 # that restates the question often holds the answer ("Algorithms ... have been devised. These include ...").
