@@ -11,6 +11,8 @@ NOT_FOUND = "I could not find this in the documents."
 NOT_FOUND_ZH = "在文档中没有找到这个问题的答案。"
 # How every engine cites a passage: its number in square brackets.
 CITATION = re.compile(r"\[(\d{1,3})\]")
+
+
 @dataclass
 class Passage:
     """Retrieved text: one chunk, or neighbouring chunks of one file merged."""

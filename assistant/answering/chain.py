@@ -17,7 +17,7 @@ from assistant.answering.engines import make_engine, make_extractive_engine
 from assistant.config import Settings
 from assistant.embed.embeddings import LocalEmbeddings, load_embeddings
 from assistant.errors import QuestionError
-from assistant.search.retriever import HybridRetriever, language_of
+from assistant.search.retriever import HybridRetriever, in_language, language_of
 from assistant.text import has_cjk
 from assistant.types import CITATION, NOT_FOUND, NOT_FOUND_ZH, Answer, Engine, Passage, Source
 
@@ -212,7 +212,7 @@ def _about_something_else(question: str, passages: list[Passage]) -> bool:
         return True
     # Names are compared word for word, so only with passages in the question's language.
     language = language_of(question)
-    if any(p.metadata.get("language") not in (language, None) for p in passages):
+    if not all(in_language(p.metadata, language) for p in passages):
         return False
     return bool(cues.unmatched_names(question, texts))
 

@@ -128,10 +128,10 @@ class ExtractiveEngine:
 
     def stream(self, question: str, passages: list[Passage]) -> Iterator[str]:
         spelled = acronym_definitions([passage.text for passage in passages])
-        # An acronym in the question is read with its name too, as retrieval reads it: "How long was
-        # the MoU meant to last?" is answered by "The memorandum was set to run for three years."
-        names = [spelled[word] for word in dict.fromkeys(ACRONYM.findall(question)) if word in spelled]
-        query_tokens = tokens(" ".join([question, *names]))
+        # Sentences and question are read alike, an acronym with its name, as retrieval reads it:
+        # "How long was the MoU meant to last?" is answered by "The memorandum was set to run for three years."
+        words_of = _word_sets(chinese=has_cjk(question), spelled=spelled)
+        query_tokens = list(words_of(question))
         # Sentence vectors were stored at indexing time, from the chunks' own model pass.
         stored = self.sentences_of([cid for passage in passages for cid in passage.ids])
         texts, numbers, vectors, seen = [], [], [], set()
@@ -155,7 +155,6 @@ class ExtractiveEngine:
         # Words of the question found only around a sentence (its section's heading, its table's
         # header row, the document's title, the sentence it refers back to) count for less than
         # words in it: the heading says what the section is about, the sentence what it says.
-        words_of = _word_sets(chinese=any(has_cjk(w) for w in query_tokens), spelled=spelled)
         own_words = [words_of(t) for t in texts]
         sections = [section_context(passages[n - 1].text, text) for text, n in zip(texts, numbers, strict=True)]
         around = [

@@ -190,7 +190,7 @@ class HybridRetriever(BaseRetriever):
         # cost e5 en->zh R@1 0.72 -> 0.68).
         for rank, i in enumerate(
             i for i in lexical.top(query_tokens, CANDIDATES)
-            if not reads_query or _in_language(lexical.metadatas[i], language)
+            if not reads_query or in_language(lexical.metadatas[i], language)
         ):
             entry = found.setdefault(lexical.ids[i], {"text": lexical.texts[i], "meta": lexical.metadatas[i],
                                                       "fused": 0.0, "similarity": None})
@@ -213,7 +213,7 @@ class HybridRetriever(BaseRetriever):
                 metadata=meta,
                 similarity=similarity or 0.0,
                 coverage=coverage,
-                relevance=relevance(meaning, coverage, _in_language(meta, language)),
+                relevance=relevance(meaning, coverage, in_language(meta, language)),
             ))
         return _merge_neighbours(passages)
 
@@ -226,7 +226,7 @@ def _expanded(query: str, acronyms: dict[str, str]) -> str:
     return f"{query} ({'; '.join(spelled)})" if spelled else query
 
 
-def _in_language(metadata: dict, language: str) -> bool:
+def in_language(metadata: dict, language: str) -> bool:
     """The chunk is in ``language``, or its language is not known."""
     return metadata.get("language") in (language, None)
 
