@@ -24,6 +24,11 @@ from assistant.answering import cues
         ("备忘录有效期多长时间？", "备忘录有效期三年。", True),
         ("备忘录有效期多长时间？", "备忘录于2011年7月签署。", False),
         ("第二期建设周期是哪几年？", "第二期建设周期为2025—2029年。", True),
+        # A share for "what share", not any number.
+        ("What share of HNCs did colleges deliver in 2021?", "Colleges delivered 84% of HNCs.", True),
+        ("What share of HNCs did colleges deliver in 2021?", "In May 2021 there were 234 colleges.", False),
+        ("What proportion of students passed?", "Just over half of the students passed.", True),
+        ("毕业生中就业的占比是多少？", "毕业生就业率达到百分之九十。", True),
         # A sum of money for a question after one.
         ("What was the budget of the memorandum?", "The memorandum had a budget of £2.5 million.", True),
         ("What was the budget of the memorandum?", "The memorandum ran for three years.", False),
