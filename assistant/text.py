@@ -76,7 +76,7 @@ def has_cjk(text: str) -> bool:
 
 
 @functools.cache
-def _jieba():  # the jieba module, initialised once
+def jieba_module():  # initialised once
     import logging
 
     import jieba
@@ -107,7 +107,7 @@ def tokens(text: str, *, chinese: bool = True) -> list[str]:
         piece = match.group()
         if _CJK.match(piece):
             if chinese:
-                out.extend(w for w in _jieba().cut_for_search(piece) if w.strip() and w not in STOPWORDS)
+                out.extend(w for w in jieba_module().cut_for_search(piece) if w.strip() and w not in STOPWORDS)
         elif (word := _POSSESSIVE_END.sub("", piece)) not in STOPWORDS:
             out.append(_stem(word))
     return out

@@ -89,6 +89,8 @@ def test_a_sentence_defines_its_subject_only_when_it_opens_by_saying_what_it_is(
         ("How many of the 1,500 staff left?", "About 1500 staff worked there.", []),
         ("How many of the 12 teams won?", "Twelve teams took part.", []),
         ("What happened after 5th February 2020?", "On 5 February 2020 cases fell.", []),
+        # ... but a bare number is no ordinal: a seventh meeting is not in "seven weeks" nor "7 staff".
+        ("When is the seventh meeting?", "The sixth meeting lasts seven weeks; 7 staff attend.", ["7th"]),
         # A single digit is as often part of a name as a figure; "first" and "second" are often plain words.
         ("Does type 5 affect it at first?", "CCR5 affects it.", []),
     ],
@@ -102,8 +104,10 @@ def test_a_question_names_figures_the_passages_must_hold(question: str, passage:
     [
         ("How many Double High colleges are in Jiangsu?", "Double High colleges were chosen in 2019.", ["Jiangsu"]),
         ("Who is John Smith?", "Liu Jing led the office.", ["John Smith"]),
-        # A name is held when half its words are, or nearly: a surname alone, a misspelling.
+        # A name is held when its last word is, or nearly: a surname alone, a misspelling.
         ("What did Graham Twigg propose?", "Twigg proposed another cause.", []),
+        # A Chinese name's last word is the given name; a short word misspelt is another word.
+        ("What did Professor Wang Lei say?", "Professor Wang Li spoke first.", ["Professor Wang Lei"]),
         ("What party is favoured in Bedigo?", "Labor is favoured in Bendigo.", []),
         # A people's word and its country; the countries of this collection are context, not names.
         ("Which Japanese variant spread?", "The variant from Japan spread.", []),

@@ -31,8 +31,8 @@ def _engine(passage: Passage) -> ExtractiveEngine:
     vectors = [(np.eye(9)[0] + np.eye(9)[i + 1]) / np.sqrt(2) for i in range(8)]
     stored = {cid: list(zip(sentences(passage.text), vectors, strict=False)) for cid in passage.ids}
 
-    def share(words: list[str], present: set[str]) -> float:
-        return len(set(words) & present) / len(set(words))
+    def share(words: list[frozenset[str]], present: set[str]) -> float:
+        return sum(bool(word & present) for word in words) / len(words)
 
     return ExtractiveEngine(_FlatEmbeddings(), share, lambda ids: {c: stored[c] for c in ids})
 

@@ -133,15 +133,15 @@ _WHOLE_DATE = re.compile(
     r"|\b\d{4}s?\b|\d{4}\s*年(?:\d{1,2}\s*月(?:\d{1,2}\s*日)?)?|\d{1,2}\s*月\s*\d{1,2}\s*日"
 )
 _WHOLE_NUMBER = re.compile(
-    r"[£$€¥]?\d[\d,]*(?:\.\d+)?(?:\s*(?:%|per cent|percent)|\s+(?:thousand|million|billion))?"
+    r"[£$€¥]?\d(?:[\d,]*\d)?(?:\.\d+)?(?:\s*(?:%|per cent|percent)|\s+(?:thousand|million|billion))?"
     r"|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred"
     r"|thousand|million|billion|dozen|half)(?:-\w+)?\b"
     r"|[两二三四五六七八九十百千万亿]+\s*[个名所家项条届年次人位天周倍月期批]|第[一二三四五六七八九十]+",
     re.I,
 )
 _WHOLE_MONEY = re.compile(
-    r"[£$€¥]\s?\d[\d,]*(?:\.\d+)?(?:\s*(?:million|billion|bn|m)\b)?"
-    r"|\d[\d,]*(?:\.\d+)?\s*(?:million\s+|billion\s+)?(?:yuan|pounds?|dollars?|euros?|元|英镑|美元|万元|亿元)",
+    r"[£$€¥]\s?\d(?:[\d,]*\d)?(?:\.\d+)?(?:\s*(?:million|billion|bn|m)\b)?"
+    r"|\d(?:[\d,]*\d)?(?:\.\d+)?\s*(?:million\s+|billion\s+)?(?:yuan|pounds?|dollars?|euros?|元|英镑|美元|万元|亿元)",
     re.I,
 )
 
@@ -274,19 +274,27 @@ def _figures(pattern: re.Pattern, text: str) -> set[str]:
     return found
 
 
+# A day of a month holds its ordinal: "the 5th" is in "5 February" and in "February 5" (but not in
+# "seven weeks" nor in "7 apprentices").
+_DAY_OF_MONTH = re.compile(rf"\b(\d{{1,2}})\s+(?:{_MONTHS})\b|\b(?:{_MONTHS})\s+(\d{{1,2}})\b")
+
+
 def unmatched_figures(question: str, passages: list[str]) -> list[str]:
     """The years, numbers and ordinals the question names that no passage holds, in digits: "the
     sixth dialogue" or "in 2026" cannot be answered from passages about the fifth or about 2021.
 
     A passage may write a number out ("the six-member team") and an ordinal any way ("6th",
-    "sixth", "第六"), or a day without its suffix ("5th February" as "5 February"). A number of one
+    "sixth", "第六"), or a day without its suffix ("5th February" as "5 February"); a bare number
+    is no ordinal ("7 apprentices" holds no "seventh"). A number of one
     digit is left out: as often part of a name ("type 5", "Level 3") as a figure that matters.
     """
     held = set().union(*(_figures(_FIGURE_IN_TEXT, text) for text in passages)) if passages else set()
+    held |= {f"{int(day)}th" for text in passages for found in _DAY_OF_MONTH.finditer(text)
+             for day in found.groups() if day}
     missing = []
     for figure in _figures(_FIGURE, question):
         if figure.endswith("th"):
-            found = figure in held or figure[:-2] in held
+            found = figure in held
         else:
             found = len(figure) == 1 or figure in held or f"{figure} in words" in held
         if not found:
@@ -300,6 +308,7 @@ _QUESTION_NAME = re.compile(r"(?<=[\s(\"“‘'])(?:[A-Z][^\W\d_]*[a-z][^\W\d_]*
 # How close a word must be to one of the passages' to be taken for it: "Bendigo" for "Bedigo",
 # "India" for "Indian", "Sheepshanks" for "Sheeshanks" (difflib's ratio).
 _SPELLING_CLOSE = 0.8
+_SPELLING_MIN_LETTERS = 4
 # A people's word shares its country's first letters: "Japanese" and "Japan", "Indian" and "India".
 _PEOPLE_WORD = re.compile(r"^(?P<stem>\w{4}).*(?:ese|ish|ian|an)$")
 # Words that say what kind of thing a name is, not which ("Manchester College", "Jiangsu Province"),
@@ -316,22 +325,26 @@ _NOT_DISTINCTIVE = frozenset(tokens(
 def unmatched_names(question: str, passages: list[str]) -> list[str]:
     """The names the question gives that the passages do not hold: "How many Double High colleges
     are in Jiangsu?" cannot be answered from passages that never say Jiangsu, nor "Who is John
-    Smith?" from passages without either word. A name is held when at least half its words are,
-    as ``tokens`` finds them ("Bootcamp" is in "bootcamps"), spelt nearly so (questions misspell
-    names) or as its country ("Japanese" for "Japan"); words such as "College" or "British" tell no
-    name from another and are not looked for."""
+    Smith?" from passages without "Smith". A name is held when its last word is, as ``tokens``
+    finds it ("Bootcamp" is in "bootcamps"), spelt nearly so (questions misspell names) or as its
+    country ("Japanese" for "Japan"); words such as "College" or "British" tell no name from another
+    and are not looked for."""
     held = set(tokens(" ".join(passages), chinese=False))
     missing = []
     for name in _QUESTION_NAME.findall(question):
         words = [w for w in tokens(name, chinese=False) if w not in _NOT_DISTINCTIVE]
-        absent = [w for w in words if not _held(w, held)]
-        if words and len(absent) * 2 > len(words):
+        # The last word tells one person from another: an English surname ("Ashcombe" for "Dr
+        # Miriam Ashcombe"), a Chinese given name ("Lei" in "Wang Lei": Wang is a common surname).
+        if words and not _held(words[-1], held):
             missing.append(name.strip())
     return missing
 
 
 def _held(word: str, held: set[str]) -> bool:
-    if word in held or difflib.get_close_matches(word, held, 1, _SPELLING_CLOSE):
+    if word in held:
+        return True
+    # A short word misspelt is another word: "Lei" is not "Li".
+    if len(word) >= _SPELLING_MIN_LETTERS and difflib.get_close_matches(word, held, 1, _SPELLING_CLOSE):
         return True
     people = _PEOPLE_WORD.match(word)
     return bool(people) and any(w.startswith(people.group("stem")) for w in held)

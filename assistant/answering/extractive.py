@@ -11,7 +11,9 @@ import numpy as np
 
 from assistant.answering import cues
 from assistant.embed.embeddings import LocalEmbeddings
+from assistant.glossary import english_words
 from assistant.ingest.cleaning import CELL_SEPARATOR
+from assistant.search.retriever import in_language
 from assistant.text import (
     ACRONYM,
     acronym_definitions,
@@ -110,11 +112,11 @@ class ExtractiveEngine:
     def __init__(
         self,
         embeddings: LocalEmbeddings,
-        share: Callable[[list[str], set[str]], float],
+        share: Callable[[list[frozenset[str]], set[str]], float],
         sentences_of: Callable[[list[str]], dict[str, list[tuple[str, Any]]]],
     ) -> None:
         self.embeddings = embeddings
-        self.share = share  # of the question's words among a set of words, by their weights
+        self.share = share  # of the question's words (each as any of its meanings) among a set of words
         self.sentences_of = sentences_of
 
     def condense(self, question: str, history: list[tuple[str, str]]) -> str:
@@ -131,7 +133,9 @@ class ExtractiveEngine:
         # Sentences and question are read alike, an acronym with its name, as retrieval reads it:
         # "How long was the MoU meant to last?" is answered by "The memorandum was set to run for three years."
         words_of = _word_sets(chinese=has_cjk(question), spelled=spelled)
-        query_tokens = list(words_of(question))
+        query_words = [frozenset([word]) for word in words_of(question)]
+        # A Chinese question is read through the dictionary against English sentences (glossary).
+        meanings = english_words(question) if has_cjk(question) else []
         # Sentence vectors were stored at indexing time, from the chunks' own model pass.
         stored = self.sentences_of([cid for passage in passages for cid in passage.ids])
         texts, numbers, vectors, seen = [], [], [], set()
@@ -164,8 +168,13 @@ class ExtractiveEngine:
             )
             for i, (a, (headings, header)) in enumerate(zip(antecedent, sections, strict=True))
         ]
-        own = np.array([self.share(query_tokens, words) for words in own_words])
-        with_context = np.array([self.share(query_tokens, w | c) for w, c in zip(own_words, around, strict=True)])
+        asked = [
+            meanings if meanings and not in_language(passages[n - 1].metadata, "zh") else query_words for n in numbers
+        ]
+        own = np.array([self.share(q, words) for q, words in zip(asked, own_words, strict=True)])
+        with_context = np.array([
+            self.share(q, w | c) for q, w, c in zip(asked, own_words, around, strict=True)
+        ])
         lexical = own + CONTEXT_WORDS_SHARE * (with_context - own)
         # Earlier passages were judged more relevant by retrieval: a small tie-breaking prior.
         prior = np.array([0.02 * (len(passages) - number + 1) for number in numbers])

