@@ -36,6 +36,8 @@ def runs(limit: list[str]) -> list[tuple[str, list[str], dict[str, str]]]:
         ("multilingual-e5-small: XQuAD Chinese", ["assistant", "eval", str(ZH), *limit], E5),
         ("multilingual-e5-small: Chinese questions against the English articles",
          ["assistant", "eval", str(ZH), "--documents", str(EN), *limit], E5),
+        ("multilingual-e5-small: the answer gate, Chinese questions about the English articles",
+         [sys.executable, "benchmarks/calibrate_gate.py", str(EN), "--asked-in", str(ZH)], E5),
         ("multilingual-e5-small: English questions against the Chinese articles",
          ["assistant", "eval", str(EN), "--documents", str(ZH), *limit], E5),
         ("multilingual-e5-small: the collection's own question set",
@@ -63,6 +65,14 @@ def _default_model_runs(limit: list[str]) -> list[tuple[str, list[str]]]:
             [sys.executable, "benchmarks/calibrate_gate.py", str(EN)],
         ),
         ("Answer gate calibration, Chinese", [sys.executable, "benchmarks/calibrate_gate.py", str(ZH)]),
+        (
+            "Chinese questions against the English articles, read through CC-CEDICT",
+            ["assistant", "eval", str(ZH), "--documents", str(EN), *limit],
+        ),
+        (
+            "Answer gate calibration, Chinese questions about the English articles",
+            [sys.executable, "benchmarks/calibrate_gate.py", str(EN), "--asked-in", str(ZH)],
+        ),
         (
             "The collection's own question set (benchmarks/corpus_qa.json) against the shipped documents",
             ["assistant", "eval", "--corpus", "benchmarks/corpus_qa.json", "--docs", "documents"],
