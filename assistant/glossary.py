@@ -1,4 +1,4 @@
-"""The English a Chinese question's words may stand for, from CC-CEDICT.
+"""The English a Chinese question's words may stand for, and the English words there are, from CC-CEDICT.
 
 A Chinese question shares no words with an English passage, so neither BM25 nor word coverage can
 tell a passage that answers it from one on another subject; read through a dictionary, it can
@@ -54,6 +54,13 @@ def _meanings(word: str) -> frozenset[str]:
 def _syllable(character: str) -> str:
     pinyin, _ = _dictionary().get(character, ("", ""))
     return re.sub(r"[^a-z]", "", pinyin.split(" ")[0].lower().replace("u:", "u")) if pinyin else ""
+
+
+@functools.cache
+def english_vocabulary() -> frozenset[str]:
+    """Every English word the dictionary's senses use, lower-cased: some 48,000 words ("provisional",
+    "apprenticeship"), the evidence that a word broken at a line end is one word."""
+    return frozenset(word for _, senses in _dictionary().values() for word in re.findall(r"[a-z]+", senses.lower()))
 
 
 def _is_surname(character: str) -> bool:

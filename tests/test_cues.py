@@ -151,6 +151,8 @@ def test_a_why_question_wants_a_reason(sentence: str, offered: bool) -> None:
         ("By Sarah Lindqvist | Published 3 October 2025", True),
         ("Written by Tom Ashworth and Helen Okafor", True),
         ("记者 王芳", True),
+        ("Minutes: Eleanor Whitcombe (Tamworth Reach College)", True),
+        ("Prepared by the International Office, Harbourside College", True),
         # "By" before a date or a plain phrase is no byline.
         ("By January 2020, the visit had ended.", False),
         ("By then the visit had ended.", False),

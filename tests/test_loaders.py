@@ -259,6 +259,15 @@ def test_wrapped_text_keeps_its_compounds_and_numbers_and_its_lists() -> None:
     ]
 
 
+def test_a_word_broken_at_a_line_end_is_mended_when_english_has_it() -> None:
+    # The document need not use the whole word elsewhere: "provisional" and "apprenticeships" are
+    # English words; "industry-education" and "non-specific" are compounds.
+    text = "Figures are provi-\nsional for Apprentice-\nships in industry-\neducation and non-\nspecific work."
+    assert join_paragraph_lines(text) == (
+        "Figures are provisional for Apprenticeships in industry-education and non-specific work."
+    )
+
+
 def test_docx_line_break_inside_a_paragraph_goes_on_with_it(tmp_path: Path) -> None:
     # Text pasted into Word from a PDF keeps the PDF's line ends as breaks inside one paragraph.
     path = make_docx(tmp_path / "pasted.docx", ["Illness rates were high, but death rates\nwere not above normal."])

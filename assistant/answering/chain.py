@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any, TypedDict
 
 from langchain_core.runnables import Runnable, RunnableConfig
@@ -144,10 +144,15 @@ class Assistant(Runnable[str | Question, Answer]):
         passages = [p for p in passages if p.relevance >= PASSAGE_SHARE_OF_GATE * self.settings.min_relevance]
         numbering = CitationNumbering(passages)
         pieces: list[str] = []
-        if self.engine.name == "extractive" and (note := _quoted_across_languages(query, passages)):
-            pieces.append(note)
-            yield note
-        for raw in self.engine.stream(query, passages):
+        raws: Iterable[str] = self.engine.stream(query, passages)
+        if self.engine.name == "extractive":
+            # Quoting needs no model, so the answer is read whole first: its opening line says when
+            # a Chinese question's quotes are all English.
+            raws = list(raws)
+            if note := _quoted_across_languages(query, passages, "".join(raws)):
+                pieces.append(note)
+                yield note
+        for raw in raws:
             if piece := numbering.feed(raw):
                 pieces.append(piece)
                 yield piece
@@ -217,10 +222,12 @@ def _about_something_else(question: str, passages: list[Passage]) -> bool:
     return bool(cues.unmatched_names(question, texts))
 
 
-def _quoted_across_languages(question: str, passages: list[Passage]) -> str | None:
-    """The line that opens a Chinese question's answer quoted from English passages (the quotes
-    stay as written: translating them would put words in the documents' mouths)."""
-    if has_cjk(question) and not any(p.metadata.get("language") == "zh" for p in passages):
+def _quoted_across_languages(question: str, passages: list[Passage], quoted: str) -> str | None:
+    """The line that opens a Chinese question's answer quoted from English passages only (the
+    quotes stay as written: translating them would put words in the documents' mouths)."""
+    cited = {int(n) for n in CITATION.findall(quoted)}
+    sources = [p for n, p in enumerate(passages, start=1) if n in cited]
+    if has_cjk(question) and sources and not any(p.metadata.get("language") == "zh" for p in sources):
         return QUOTED_FROM_ENGLISH + "\n\n"
     return None
 

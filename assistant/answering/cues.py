@@ -171,12 +171,14 @@ def offers(pattern: re.Pattern, sentence: str, question: str) -> bool:
 
 
 # A question after who wrote a text, and the byline that says so: "By Sarah Lindqvist | Published
-# ...", "Author: ...", "作者：张三", "记者 王芳"; not "By January 2020, ..." (no name follows "By").
+# ...", "Author: ...", "Prepared by ...", "Minutes: ...", "作者：张三", "记者 王芳"; not "By January
+# 2020, ..." (no name follows "By").
 _AUTHOR_ASK = re.compile(
     r"\bwho\b.*\b(wrote|write|written|authored)\b|\bauthors?\b|\bwritten by\b|谁写|作者|撰写|撰稿", re.I
 )
 _BYLINE = re.compile(
-    r"(?:(?:[Ww]ritten\s+)?[Bb]y|[Aa]uthors?:)\s+[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*)+\s*(?:$|[|,;(]|and\b)"
+    r"(?:(?:(?:[Ww]ritten|[Pp]repared|[Cc]ompiled|[Rr]eported|[Ee]dited)\s+)?[Bb]y|(?:[Aa]uthors?|[Mm]inutes|[Rr]apporteur):)"
+    r"\s+(?:the\s+)?[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*)+\s*(?:$|[|,;(]|and\b)"
     r"|(?:作者|撰稿|记者|文)\s*[：:/／\s]"
 )
 

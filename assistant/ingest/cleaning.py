@@ -8,6 +8,7 @@ import functools
 import re
 from collections import Counter
 
+from assistant.glossary import english_vocabulary
 from assistant.text import CJK_CHARS
 
 # A line that starts a block of its own in Markdown or plain text: heading, list item, quote, table row, fence.
@@ -135,7 +136,8 @@ def _unbroken(previous: str, line: str, text: str) -> str | None:
     """``previous`` and ``line`` joined across a word broken by a hyphen, or None when it is a real hyphen.
 
     The break is undone only on evidence: the whole word appears elsewhere in the text
-    ("main-" + "tenance" where "maintenance" is used); "industry-" + "education" keeps its hyphen.
+    ("main-" + "tenance" where "maintenance" is used) or is an English word ("provi-" + "sional",
+    "Apprentice-" + "ships"); "industry-" + "education" keeps its hyphen.
     """
     # Only the end of ``previous`` is looked at: it may be a whole paragraph joined so far.
     broken, rest = _BROKEN_WORD.search(previous[-64:]), _WORD_START.match(line)
@@ -145,9 +147,17 @@ def _unbroken(previous: str, line: str, text: str) -> str | None:
         # No word broken by a hyphen goes on with a capital or a digit: "African-" + "American",
         # "pre-" + "1990" keep their hyphen, with no space.
         return previous + line if line[:1].isupper() or line[:1].isdigit() else None
-    if (broken.group(1) + rest.group(1)).lower() in _words_of(text):
+    if _is_word((broken.group(1) + rest.group(1)).lower(), text):
         return previous[:-1] + line
     return previous + line
+
+
+def _is_word(word: str, text: str) -> bool:
+    """``word`` is used in ``text`` or is an English word, or the plural of one."""
+    if word in _words_of(text):
+        return True
+    forms = {word, word.removesuffix("s"), word.removesuffix("es"), re.sub(r"ies$", "y", word)}
+    return not forms.isdisjoint(english_vocabulary())
 
 
 @functools.lru_cache(maxsize=1)  # the text at hand only: a file's text is not kept once it is loaded
