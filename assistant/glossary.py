@@ -48,7 +48,17 @@ def _meanings(word: str) -> frozenset[str]:
     meanings = " ".join(_NOTE.sub(" ", sense) for sense in senses.split("/") if not _NOT_A_MEANING.match(sense))
     meanings += " " + _ALSO.get(word, "")
     # Digits in a gloss are notes ("1/3", "10 cm"), not the word's meaning.
-    return frozenset(word for word in tokens(meanings, chinese=False) if not re.search(r"\d", word))
+    return frozenset(word for word in tokens(_inflected(meanings), chinese=False) if not re.search(r"\d", word))
+
+
+def _inflected(english: str) -> str:
+    """``english`` and every form of its words (lemminflect): a sense says "to win", a document
+    "won", "children" for "child", which ``tokens``'s light stemmer cannot find."""
+    from lemminflect import getAllInflections
+
+    words = set(re.findall(r"[a-z]+", english.lower()))
+    forms = {form for word in words for found in getAllInflections(word).values() for form in found}
+    return " ".join([english, *sorted(forms - words)])
 
 
 def _syllable(character: str) -> str:

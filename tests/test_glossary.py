@@ -17,6 +17,8 @@ def test_a_chinese_word_stands_for_its_english_senses() -> None:
     assert any({"tax", "levy"} & word for word in words)
     # Question words ("哪一年") and particles ("的") are not looked for.
     assert all(not word & {"which", "year"} for word in words)
+    # A sense comes in every form of its words: "to win" is found in "won".
+    assert any("won" in word for word in english_words("谁赢得了金牌？"))
 
 
 def test_a_name_the_dictionary_lacks_is_read_as_pinyin() -> None:
