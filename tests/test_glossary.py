@@ -6,7 +6,7 @@ from __future__ import annotations
 from assistant.answering.chain import QUOTED_FROM_ENGLISH, Assistant
 from assistant.config import Settings
 from assistant.embed.embeddings import LocalEmbeddings
-from assistant.glossary import english_words
+from assistant.glossary import chinese_words, english_words
 from assistant.store.sync import sync
 from tests.conftest import write
 
@@ -25,6 +25,13 @@ def test_a_name_the_dictionary_lacks_is_read_as_pinyin() -> None:
     # English writes a Chinese given name as one word: "Wang Xiaoping", "Liu Jing".
     assert english_words("王晓萍签署了什么？")[:2] == [frozenset({"wang"}), frozenset({"xiaoping", "xiao", "ping"})]
     assert english_words("刘婧是谁？") == [frozenset({"liu"}), frozenset({"jing"})]
+
+
+def test_an_english_word_stands_for_the_chinese_words_with_its_sense() -> None:
+    first, _, workshop, built = chinese_words("Where was the first Luban Workshop built?")[:4]
+    assert "第一" in first and "工坊" in workshop and "建成" in built  # through its lemma, "build"
+    # A place is named before what it is ("Tianjin, a municipality ..."), a name keeps its own spelling.
+    assert "天津" in chinese_words("Tianjin")[0] and "luban" in chinese_words("Luban")[0]
 
 
 def test_english_words_and_numbers_in_a_chinese_question_stay_as_they_are() -> None:
@@ -73,3 +80,29 @@ def test_a_chinese_question_finds_english_documents_with_the_default_model(
     # One word in common is no sign of an answer: "Frances" is not France, nor 学院 a capital.
     for question in ["法国的首都是哪里？", "火星上有水吗？", "谁发明了电话？"]:
         assert not assistant.answer(question).found, question
+
+
+LUBAN_DOC_ZH = """---
+title: 鲁班工坊
+language: zh
+---
+
+# 鲁班工坊
+
+鲁班工坊是天津市首创的职业教育国际合作品牌。第一家鲁班工坊于2016年3月在泰国大城技术学院建成，由天津渤海职业技术学院与泰方合作建设。此后，天津的职业院校在亚洲、非洲和欧洲的多个国家陆续建成了鲁班工坊。
+"""
+
+
+def test_an_english_question_finds_chinese_documents_with_the_default_model(
+    settings: Settings, embeddings: LocalEmbeddings
+) -> None:
+    write(settings.docs_dir, "luban.md", LUBAN_DOC_ZH)
+    write(settings.docs_dir, "levy.md", LEVY_DOC)
+    assert not sync(settings, embeddings=embeddings).failed
+    assistant = Assistant(settings, embeddings=embeddings)
+
+    answer = assistant.answer("In which country was the first Luban Workshop built?")
+    assert answer.found and "泰国" in answer.text and answer.sources[0].path == "luban.md", answer.text
+    # An English answer comes first where an English passage answers.
+    answer = assistant.answer("When did employers start paying the apprenticeship levy?")
+    assert answer.sources[0].path == "levy.md" and "6 April 2017" in answer.text

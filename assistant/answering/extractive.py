@@ -11,9 +11,9 @@ import numpy as np
 
 from assistant.answering import cues
 from assistant.embed.embeddings import LocalEmbeddings
-from assistant.glossary import english_words
+from assistant.glossary import translated
 from assistant.ingest.cleaning import CELL_SEPARATOR
-from assistant.search.retriever import in_language
+from assistant.search.retriever import TRANSLATED_SHARE, in_language, language_of
 from assistant.text import (
     ACRONYM,
     acronym_definitions,
@@ -132,10 +132,12 @@ class ExtractiveEngine:
         spelled = acronym_definitions([passage.text for passage in passages])
         # Sentences and question are read alike, an acronym with its name, as retrieval reads it:
         # "How long was the MoU meant to last?" is answered by "The memorandum was set to run for three years."
-        words_of = _word_sets(chinese=has_cjk(question), spelled=spelled)
+        words_of = _word_sets(spelled=spelled)
         query_words = [frozenset([word]) for word in words_of(question)]
-        # A Chinese question is read through the dictionary against English sentences (glossary).
-        meanings = english_words(question) if has_cjk(question) else []
+        # A question is read through the dictionary against sentences in the other language (glossary).
+        language = language_of(question)
+        across = [not in_language(passage.metadata, language) for passage in passages]
+        meanings = translated(question) if any(across) else []
         # Sentence vectors were stored at indexing time, from the chunks' own model pass.
         stored = self.sentences_of([cid for passage in passages for cid in passage.ids])
         texts, numbers, vectors, seen = [], [], [], set()
@@ -168,9 +170,7 @@ class ExtractiveEngine:
             )
             for i, (a, (headings, header)) in enumerate(zip(antecedent, sections, strict=True))
         ]
-        asked = [
-            meanings if meanings and not in_language(passages[n - 1].metadata, "zh") else query_words for n in numbers
-        ]
+        asked = [meanings if across[n - 1] and meanings else query_words for n in numbers]
         own = np.array([self.share(q, words) for q, words in zip(asked, own_words, strict=True)])
         with_context = np.array([
             self.share(q, w | c) for q, w, c in zip(asked, own_words, around, strict=True)
@@ -178,9 +178,11 @@ class ExtractiveEngine:
         lexical = own + CONTEXT_WORDS_SHARE * (with_context - own)
         # Earlier passages were judged more relevant by retrieval: a small tie-breaking prior.
         prior = np.array([0.02 * (len(passages) - number + 1) for number in numbers])
-        match = LEXICAL_WEIGHT * lexical
+        # Words read through the dictionary count for less than the question's own (TRANSLATED_SHARE).
+        match = LEXICAL_WEIGHT * lexical * np.where([a is meanings for a in asked], TRANSLATED_SHARE, 1.0)
         if self.embeddings.reads(question):  # an English-only model's similarities are noise for Chinese
-            match += vectors @ np.asarray(self.embeddings.embed_query(question), dtype=np.float32)
+            readable = np.array([self.embeddings.reads(text) for text in texts])
+            match += readable * (vectors @ np.asarray(self.embeddings.embed_query(question), dtype=np.float32))
         befores = ["" if a is None else texts[a] for a in antecedent]
         scores = _with_context(match, numbers) + prior + _answer_type_bonus(question, texts, befores)
         # A sentence that only introduces a list ("... as follows:") answers nothing by itself.
@@ -259,7 +261,7 @@ class ExtractiveEngine:
             yield ("" if i == 0 else " ") + f"{quote} [{number}]"
 
 
-def _word_sets(*, chinese: bool, spelled: dict[str, str]) -> Callable[[str], set[str]]:
+def _word_sets(*, spelled: dict[str, str]) -> Callable[[str], set[str]]:
     """A text's words as ``tokens`` finds them, each text split once (headings and titles repeat).
     An acronym the passages define brings its name's words: "It replaced the RQF" answers a
     question about the Regulated Qualifications Framework."""
@@ -267,7 +269,7 @@ def _word_sets(*, chinese: bool, spelled: dict[str, str]) -> Callable[[str], set
     @functools.cache
     def words_of(text: str) -> set[str]:
         names = " ".join(spelled[word] for word in ACRONYM.findall(text) if word in spelled)
-        return set(tokens(f"{text} {names}", chinese=chinese))
+        return set(tokens(f"{text} {names}", chinese=has_cjk(text)))
 
     return words_of
 

@@ -25,18 +25,18 @@ CHINESE_PROBE = "中英职业教育合作与交流，学徒制与技能培训。
 UNKNOWN_PIECES = ("[UNK]", "<unk>")
 # Where a model's scale of meaning starts and where it reaches 1, per (question, passage) language:
 # e5's similarities all sit high, higher within one language than across two. Measured on XQuAD
-# (150 questions, 240 paragraphs each side). English questions about Chinese passages share no
-# words with them: meaning alone decides, its floor the median similarity of a question to the
-# closest paragraph of another article, the gold paragraph's median halfway up. Where words count as
-# much (one language; a Chinese question read through the dictionary against English), the floor is
-# that of a typical unrelated paragraph. Chinese questions about English articles, by the answer
-# gate of benchmarks/calibrate_gate.py (false refusal / negatives declined): meaning alone on
-# (0.774, 0.802) 0.30 / 0.79; meaning and the dictionary's words on (0.73, 0.83) 0.20 / 0.71, on
-# (0.74, 0.84) 0.30 / 0.85.
+# (150 questions, 240 paragraphs each side). Within one language shared words count as much as
+# meaning, and the floor is that of a typical unrelated paragraph. Across languages the words
+# shared are the question's read through the dictionary (glossary); each pair's scale is set by the
+# answer gate of benchmarks/calibrate_gate.py to decline about 13% of answerable questions
+# (false refusal / negatives declined): Chinese questions about English articles 0.32 / 0.77 on
+# meaning alone, 0.133 / 0.65 with the dictionary on (0.73, 0.83); English questions about
+# Chinese articles 0.30 / 0.79 on meaning alone, 0.133 / 0.64 with it on (0.70, 0.81), 0.28 /
+# 0.90 on (0.72, 0.83).
 SIMILARITY_SCALES = {
     e5_model.MODEL_ID: {
         ("en", "en"): (0.74, 0.93), ("zh", "zh"): (0.80, 0.94),
-        ("zh", "en"): (0.73, 0.83), ("en", "zh"): (0.748, 0.784),
+        ("zh", "en"): (0.73, 0.83), ("en", "zh"): (0.70, 0.81),
     },
 }
 

@@ -22,7 +22,7 @@ from pydantic import ConfigDict, PrivateAttr
 from assistant.config import Settings
 from assistant.embed.embeddings import LocalEmbeddings
 from assistant.embed.model_files import model_id_of
-from assistant.glossary import english_words
+from assistant.glossary import translated
 from assistant.store.index import Index, Snapshot
 from assistant.text import ACRONYM, acronym_definitions, has_cjk, mostly_spelled_out, tokens
 from assistant.types import Passage
@@ -71,6 +71,7 @@ class LexicalIndex:
         import bm25s
 
         self.ids, self.texts, self.metadatas = ids, texts, metadatas
+        self.languages = {m["language"] for m in metadatas if m.get("language")}
         corpus = [self.words(i) for i in range(len(ids))]
         self.bm25 = bm25s.BM25()
         if corpus:
@@ -195,8 +196,8 @@ class HybridRetriever(BaseRetriever):
         query_tokens = tokens(query)
         language = language_of(query)
         own_words = [frozenset([word]) for word in dict.fromkeys(query_tokens)]
-        # A Chinese question is read through the dictionary against English passages (glossary).
-        meanings = english_words(query) if language == "zh" else []
+        # A question is read through the dictionary against passages in the other language (glossary).
+        meanings = translated(query) if lexical.languages - {language} else []
 
         def compared_words(meta: dict) -> list[frozenset[str]] | None:
             """The question's words to look for in a passage: its own in a passage of its language,
@@ -255,7 +256,7 @@ class HybridRetriever(BaseRetriever):
             # there is to share.
             compared = compared_words(meta)
             asked = own_words if compared is None else compared
-            present = set(tokens(text, chinese=language == "zh"))
+            present = set(_words_of(text, meta))
             shared = lexical.share_of_meanings(asked, present) * (TRANSLATED_SHARE if asked is meanings else 1.0)
             # An English-only model's vector of a Chinese passage is noise: its words alone count.
             reads_passage = self.embeddings.reads_chinese or meta.get("language") != "zh"
