@@ -38,6 +38,8 @@ def runs(limit: list[str]) -> list[tuple[str, list[str], dict[str, str]]]:
          ["assistant", "eval", str(ZH), "--documents", str(EN), *limit], E5),
         ("multilingual-e5-small: the answer gate, Chinese questions about the English articles",
          [sys.executable, "benchmarks/calibrate_gate.py", str(EN), "--asked-in", str(ZH)], E5),
+        ("multilingual-e5-small: the answer gate, English questions about the Chinese articles",
+         [sys.executable, "benchmarks/calibrate_gate.py", str(ZH), "--asked-in", str(EN)], E5),
         ("multilingual-e5-small: English questions against the Chinese articles",
          ["assistant", "eval", str(EN), "--documents", str(ZH), *limit], E5),
         ("multilingual-e5-small: the collection's own question set",
@@ -72,6 +74,14 @@ def _default_model_runs(limit: list[str]) -> list[tuple[str, list[str]]]:
         (
             "Answer gate calibration, Chinese questions about the English articles",
             [sys.executable, "benchmarks/calibrate_gate.py", str(EN), "--asked-in", str(ZH)],
+        ),
+        (
+            "English questions against the Chinese articles, read through CC-CEDICT",
+            ["assistant", "eval", str(EN), "--documents", str(ZH), *limit],
+        ),
+        (
+            "Answer gate calibration, English questions about the Chinese articles",
+            [sys.executable, "benchmarks/calibrate_gate.py", str(ZH), "--asked-in", str(EN)],
         ),
         (
             "The collection's own question set (benchmarks/corpus_qa.json) against the shipped documents",
