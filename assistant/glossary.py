@@ -13,8 +13,13 @@ from __future__ import annotations
 import functools
 import importlib.resources
 import re
+import threading
+from collections.abc import Callable
+from typing import TypeVar
 
 from assistant.text import STOPWORDS, has_cjk, jieba_module, tokens
+
+T = TypeVar("T")
 
 _ENTRY = re.compile(r"\S+ (?P<simplified>\S+) \[(?P<pinyin>[^\]]*)\] /(?P<senses>.*)/\s*$")
 # Senses that are notes about the word, not its meaning: a measure word, a variant, a surname, a
@@ -28,7 +33,23 @@ _NOTE = re.compile(r"\([^)]*\)|\[[^\]]*\]|^abbr\. for ")
 _ALSO = {"英国": "UK", "中英": "UK China Sino-British", "英中": "UK China", "中国": "PRC"}
 
 
-@functools.cache
+# The tables below are built once, on first use; the lock keeps two first questions from each
+# building them (a second apiece).
+_building = threading.RLock()  # one table is built from another
+
+
+def _built_once(build: Callable[[], T]) -> Callable[[], T]:
+    cached = functools.cache(build)
+
+    @functools.wraps(build)
+    def once() -> T:
+        with _building:
+            return cached()
+
+    return once
+
+
+@_built_once
 def _dictionary() -> dict[str, tuple[str, str]]:
     """Each simplified headword: the pinyin of its first entry, and the senses of all its entries.
     The senses are read into words only when a question asks for them: a fraction of a second,
@@ -43,12 +64,16 @@ def _dictionary() -> dict[str, tuple[str, str]]:
     return entries
 
 
-@functools.cache
+def _senses(entry: str) -> list[str]:
+    """An entry's senses without the notes: "to win", "England" (of "abbr. for England 英格兰[...]")."""
+    return [_NOTE.sub(" ", sense) for sense in entry.split("/") if sense and not _NOT_A_MEANING.match(sense)]
+
+
+@functools.lru_cache(maxsize=8192)  # the words people ask about, not every word there is
 def _meanings(word: str) -> frozenset[str]:
     """The English words (as ``tokens`` finds them) of ``word``'s senses; none if it has none."""
-    _, senses = _dictionary().get(word, ("", ""))
-    meanings = " ".join(_NOTE.sub(" ", sense) for sense in senses.split("/") if not _NOT_A_MEANING.match(sense))
-    meanings += " " + _ALSO.get(word, "")
+    _, entry = _dictionary().get(word, ("", ""))
+    meanings = " ".join([*_senses(entry), _ALSO.get(word, "")])
     # Digits in a gloss are notes ("1/3", "10 cm"), not the word's meaning.
     return frozenset(word for word in tokens(_inflected(meanings), chinese=False) if not re.search(r"\d", word))
 
@@ -68,16 +93,20 @@ def _syllable(character: str) -> str:
     return re.sub(r"[^a-z]", "", pinyin.split(" ")[0].lower().replace("u:", "u")) if pinyin else ""
 
 
-@functools.cache
+@_built_once
 def english_vocabulary() -> frozenset[str]:
     """Every English word the dictionary's senses use, lower-cased: some 48,000 words ("provisional",
-    "apprenticeship"), the evidence that a word broken at a line end is one word."""
-    return frozenset(word for _, senses in _dictionary().values() for word in re.findall(r"[a-z]+", senses.lower()))
+    "apprenticeship"), the evidence that a word broken at a line end is one word. (Not the pinyin
+    of its notes: "xue" is no English word.)"""
+    return frozenset(
+        word for _, entry in _dictionary().values() for sense in _senses(entry)
+        for word in re.findall(r"[a-z]+", sense.lower())
+    )
 
 
 def _is_surname(character: str) -> bool:
-    _, senses = _dictionary().get(character, ("", ""))
-    return "/surname " in senses
+    _, entry = _dictionary().get(character, ("", ""))
+    return "/surname " in f"/{entry}"
 
 
 def _as_name(word: str) -> list[frozenset[str]]:
@@ -115,24 +144,21 @@ def english_words(text: str) -> list[frozenset[str]]:
 MAX_TRANSLATIONS = 40
 
 
-@functools.cache
+@_built_once
 def _chinese_for() -> dict[str, frozenset[str]]:
     """Each English word (as ``tokens`` finds it) and the Chinese words of two to four characters
     it may translate: those with a sense of that word alone ("first" for 第一, "Tianjin, a
-    municipality ..." for 天津),
-    and those with a sense of at most three words in lower case holding it ("build" for 建设, 修建),
-    unless there are too many of those."""
+    municipality ..." for 天津), and those with a sense of at most three words in lower case
+    holding it ("build" for 建设, 修建), unless there are too many of those."""
     alone: dict[str, set[str]] = {}
     among: dict[str, set[str]] = {}
-    for word, (_, senses) in _dictionary().items():
+    for word, (_, entry) in _dictionary().items():
         if not 2 <= len(word) <= 4 or not has_cjk(word):
             continue
-        for sense in senses.split("/"):
-            if not sense or _NOT_A_MEANING.match(sense):
-                continue
-            english = tokens(_NOTE.sub(" ", sense), chinese=False)
+        for sense in map(str.strip, _senses(entry)):
+            english = tokens(sense, chinese=False)
             # A place is named before what it is: "Tianjin, a municipality in northeast China".
-            named = tokens(_NOTE.sub(" ", sense.split(",")[0]), chinese=False) if sense[:1].isupper() else []
+            named = tokens(sense.split(",")[0], chinese=False) if sense[:1].isupper() else []
             if len(english) == 1 or len(named) == 1:
                 alone.setdefault((named or english)[0], set()).add(word)
             elif len(english) <= 3 and not sense[:1].isupper():  # not a name ("Liu Xinwu (1942-), writer")
@@ -165,6 +191,7 @@ def chinese_words(text: str) -> list[frozenset[str]]:
     return found
 
 
+@functools.lru_cache(maxsize=256)  # retrieval and the answer read the same question
 def translated(question: str) -> list[frozenset[str]]:
     """A question's words as the other language's: a Chinese question's in English, an English
     question's in Chinese."""

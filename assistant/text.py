@@ -6,6 +6,7 @@ import functools
 import itertools
 import re
 from collections import Counter
+from typing import Any
 
 # Chinese characters (CJK ideographs, their extension A and compatibility forms): the one definition.
 CJK_CHARS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
@@ -76,7 +77,9 @@ def has_cjk(text: str) -> bool:
 
 
 @functools.cache
-def jieba_module():  # initialised once
+def jieba_module() -> Any:
+    """The jieba module, imported and quietened once: its dictionary takes a second to load, so
+    only text with Chinese in it pays for it."""
     import logging
 
     import jieba

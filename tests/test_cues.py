@@ -29,6 +29,9 @@ from assistant.answering import cues
         ("What share of HNCs did colleges deliver in 2021?", "In May 2021 there were 234 colleges.", False),
         ("What proportion of students passed?", "Just over half of the students passed.", True),
         ("毕业生中就业的占比是多少？", "毕业生就业率达到百分之九十。", True),
+        # ... a share even of a sum of money.
+        ("What percentage of the budget went on training?", "Training took 40% of it.", True),
+        ("What percentage of the budget went on training?", "The budget was £2 million.", False),
         # A sum of money for a question after one.
         ("What was the budget of the memorandum?", "The memorandum had a budget of £2.5 million.", True),
         ("What was the budget of the memorandum?", "The memorandum ran for three years.", False),

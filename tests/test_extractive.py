@@ -31,10 +31,10 @@ def _engine(passage: Passage) -> ExtractiveEngine:
     vectors = [(np.eye(9)[0] + np.eye(9)[i + 1]) / np.sqrt(2) for i in range(8)]
     stored = {cid: list(zip(sentences(passage.text), vectors, strict=False)) for cid in passage.ids}
 
-    def share(words: list[frozenset[str]], present: set[str]) -> float:
-        return sum(bool(word & present) for word in words) / len(words)
+    def weigh(words: list[frozenset[str]]) -> list[tuple[frozenset[str], float]]:
+        return [(word, 1.0) for word in words]
 
-    return ExtractiveEngine(_FlatEmbeddings(), share, lambda ids: {c: stored[c] for c in ids})
+    return ExtractiveEngine(_FlatEmbeddings(), weigh, lambda ids: {c: stored[c] for c in ids})
 
 
 def _answer(question: str, text: str) -> str:

@@ -23,17 +23,27 @@ def _run(code: str) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def test_answering_from_python_never_imports_torch(settings: Settings, embeddings: LocalEmbeddings) -> None:
-    # An English question about English documents does not load jieba's dictionary either (with
-    # Chinese documents beside them it may: their sentences are read for the question's meanings).
-    write(settings.docs_dir, "levy.md", LEVY_DOC)
-    sync(settings, embeddings=embeddings)
-    found = _run(
+def _answered_and_loaded() -> dict:
+    return _run(
         "import json, sys; from assistant import answer; a = answer('When did the apprenticeship levy start?');"
         f"print(json.dumps({{'found': a.found, 'text': a.text, 'heavy': [m for m in {HEAVY!r} if m in sys.modules]}}))"
     )
+
+
+def test_answering_from_python_never_imports_torch(settings: Settings, embeddings: LocalEmbeddings) -> None:
+    # An English question about English documents does not load jieba's dictionary either.
+    write(settings.docs_dir, "levy.md", LEVY_DOC)
+    sync(settings, embeddings=embeddings)
+    found = _answered_and_loaded()
     assert found["found"] and "6 April 2017" in found["text"]
     assert found["heavy"] == []
+    # With Chinese documents beside them it may (their sentences are read for the question's
+    # Chinese meanings), but never the model's torch.
+    write(settings.docs_dir, "xuetu.md", "# 学徒制\n\n英国的学徒税于2017年4月开始征收，适用于工资总额较高的雇主。\n")
+    sync(settings, embeddings=embeddings)
+    found = _answered_and_loaded()
+    assert found["found"] and "6 April 2017" in found["text"]
+    assert set(found["heavy"]) <= {"jieba"}
 
 
 def test_status_and_a_no_change_index_never_load_the_model(settings: Settings, embeddings: LocalEmbeddings) -> None:

@@ -227,7 +227,7 @@ def _quoted_across_languages(question: str, passages: list[Passage], quoted: str
     quotes stay as written: translating them would put words in the documents' mouths)."""
     cited = {int(n) for n in CITATION.findall(quoted)}
     sources = [p for n, p in enumerate(passages, start=1) if n in cited]
-    if has_cjk(question) and sources and not any(p.metadata.get("language") == "zh" for p in sources):
+    if has_cjk(question) and sources and not any(in_language(p.metadata, "zh") for p in sources):
         return QUOTED_FROM_ENGLISH + "\n\n"
     return None
 

@@ -93,12 +93,12 @@ def wanted(question: str) -> re.Pattern | None:
         return _DAY
     if _WHEN.search(question):
         return _DATE
+    if _PERCENT_ASK.search(question):  # "What percentage of the budget ...?" wants a share
+        return _PERCENT
     if _MONEY_ASK.search(question):
         return _MONEY
     if _HOW_LONG.search(question):
         return _DURATION
-    if _PERCENT_ASK.search(question):
-        return _PERCENT
     if _HOW_MANY.search(question):
         return _NUMBER
     if _WHY.search(question):
@@ -160,7 +160,7 @@ def phrase(question: str, answer: str) -> str | None:
 def required(question: str) -> re.Pattern | None:
     """What an answer to ``question`` cannot do without: a sum of money, when it asks for one. (A
     date or a number is too common a thing for its absence to say the documents have no answer.)"""
-    return _MONEY if _MONEY_ASK.search(question) else None
+    return _MONEY if wanted(question) is _MONEY else None
 
 
 def offers(pattern: re.Pattern, sentence: str, question: str) -> bool:

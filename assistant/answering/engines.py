@@ -12,7 +12,7 @@ from assistant.types import Engine
 def make_extractive_engine(embeddings: LocalEmbeddings, retriever: HybridRetriever) -> ExtractiveEngine:
     """The default engine, over the retriever's word weights and stored sentence vectors."""
     return ExtractiveEngine(
-        embeddings, lambda words, present: retriever.lexical().share_of_meanings(words, present), retriever.sentences_of
+        embeddings, lambda words: retriever.lexical().weigh(words), retriever.sentences_of
     )
 
 

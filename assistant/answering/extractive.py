@@ -13,13 +13,12 @@ from assistant.answering import cues
 from assistant.embed.embeddings import LocalEmbeddings
 from assistant.glossary import translated
 from assistant.ingest.cleaning import CELL_SEPARATOR
-from assistant.search.retriever import TRANSLATED_SHARE, in_language, language_of
+from assistant.search.retriever import TRANSLATED_SHARE, Weighed, in_language, language_of, share
 from assistant.text import (
     ACRONYM,
     acronym_definitions,
     bare_line,
     cut_words,
-    has_cjk,
     section_context,
     tokens,
     without_reference_marks,
@@ -112,11 +111,11 @@ class ExtractiveEngine:
     def __init__(
         self,
         embeddings: LocalEmbeddings,
-        share: Callable[[list[frozenset[str]], set[str]], float],
+        weigh: Callable[[list[frozenset[str]]], Weighed],
         sentences_of: Callable[[list[str]], dict[str, list[tuple[str, Any]]]],
     ) -> None:
         self.embeddings = embeddings
-        self.share = share  # of the question's words (each as any of its meanings) among a set of words
+        self.weigh = weigh  # the question's words, by how rare they are in the documents
         self.sentences_of = sentences_of
 
     def condense(self, question: str, history: list[tuple[str, str]]) -> str:
@@ -133,11 +132,11 @@ class ExtractiveEngine:
         # Sentences and question are read alike, an acronym with its name, as retrieval reads it:
         # "How long was the MoU meant to last?" is answered by "The memorandum was set to run for three years."
         words_of = _word_sets(spelled=spelled)
-        query_words = [frozenset([word]) for word in words_of(question)]
+        query_words = self.weigh([frozenset([word]) for word in words_of(question)])
         # A question is read through the dictionary against sentences in the other language (glossary).
         language = language_of(question)
         across = [not in_language(passage.metadata, language) for passage in passages]
-        meanings = translated(question) if any(across) else []
+        meanings = self.weigh(translated(question)) if any(across) else []
         # Sentence vectors were stored at indexing time, from the chunks' own model pass.
         stored = self.sentences_of([cid for passage in passages for cid in passage.ids])
         texts, numbers, vectors, seen = [], [], [], set()
@@ -170,16 +169,15 @@ class ExtractiveEngine:
             )
             for i, (a, (headings, header)) in enumerate(zip(antecedent, sections, strict=True))
         ]
-        asked = [meanings if across[n - 1] and meanings else query_words for n in numbers]
-        own = np.array([self.share(q, words) for q, words in zip(asked, own_words, strict=True)])
-        with_context = np.array([
-            self.share(q, w | c) for q, w, c in zip(asked, own_words, around, strict=True)
-        ])
+        read_across = [across[n - 1] and bool(meanings) for n in numbers]
+        asked = [meanings if crossing else query_words for crossing in read_across]
+        own = np.array([share(q, words) for q, words in zip(asked, own_words, strict=True)])
+        with_context = np.array([share(q, w | c) for q, w, c in zip(asked, own_words, around, strict=True)])
         lexical = own + CONTEXT_WORDS_SHARE * (with_context - own)
         # Earlier passages were judged more relevant by retrieval: a small tie-breaking prior.
         prior = np.array([0.02 * (len(passages) - number + 1) for number in numbers])
         # Words read through the dictionary count for less than the question's own (TRANSLATED_SHARE).
-        match = LEXICAL_WEIGHT * lexical * np.where([a is meanings for a in asked], TRANSLATED_SHARE, 1.0)
+        match = LEXICAL_WEIGHT * lexical * np.where(read_across, TRANSLATED_SHARE, 1.0)
         if self.embeddings.reads(question):  # an English-only model's similarities are noise for Chinese
             readable = np.array([self.embeddings.reads(text) for text in texts])
             match += readable * (vectors @ np.asarray(self.embeddings.embed_query(question), dtype=np.float32))
@@ -269,7 +267,7 @@ def _word_sets(*, spelled: dict[str, str]) -> Callable[[str], set[str]]:
     @functools.cache
     def words_of(text: str) -> set[str]:
         names = " ".join(spelled[word] for word in ACRONYM.findall(text) if word in spelled)
-        return set(tokens(f"{text} {names}", chinese=has_cjk(text)))
+        return set(tokens(f"{text} {names}"))
 
     return words_of
 

@@ -10,7 +10,6 @@ import math
 import statistics
 import threading
 from collections import Counter
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -35,10 +34,10 @@ CANDIDATES = 20
 # 0.992 / 0.995 either way; the collection's own questions 0.605 / 0.976 / 0.976 -> 0.982.
 RRF_K = 10
 BM25_WEIGHT = 2.0
-# A Chinese question's words read through the dictionary vote for English passages as the dense side
-# votes: less than words that are the question's own, so that a passage in the question's language
-# comes first where there is one (the collection's Chinese questions: 0.852 answered with 2.0, 0.944
-# with 1.0, as many as before the dictionary).
+# A question's words read through the dictionary vote for passages in the other language as the
+# dense side votes: less than words that are the question's own, so that a passage in the question's
+# language comes first where there is one (the collection's Chinese questions: 0.852 answered with
+# 2.0, 0.944 with 1.0, as many as before the dictionary).
 TRANSLATED_WEIGHT = 1.0
 # A word read through the dictionary stands for every sense and form of it, so a passage on another
 # subject shares more of them than of a question's own words: they count for less. Measured, the
@@ -47,6 +46,10 @@ TRANSLATED_WEIGHT = 1.0
 # 1.0, 0.133 / 0.65 at 0.9, 0.173 / 0.74 at 0.8.
 TRANSLATED_SHARE = 0.875
 
+# A question's words, each as the set of words that count as finding it (itself, or its meanings in
+# the other language; see glossary), with its weight.
+Weighed = list[tuple[frozenset[str], float]]
+
 
 def language_of(text: str) -> str:
     """"zh" or "en", the two languages of this collection, by script: on short questions a script
@@ -54,14 +57,29 @@ def language_of(text: str) -> str:
     return "zh" if has_cjk(text) else "en"
 
 
+def other_language(language: str) -> str:
+    return "en" if language == "zh" else "zh"
+
+
 def relevance(meaning: float | None, coverage: float, words_compared: bool) -> float:
     """Meaning and shared words, equally weighted, when their words can be compared (one language,
-    or a Chinese question read through the dictionary against English); meaning alone otherwise;
-    words alone when the model cannot read the question (``meaning`` None: an English-only model
-    and a Chinese question)."""
+    or the question read through the dictionary); meaning alone otherwise (names and numbers are all
+    two languages share without it); words alone when the model cannot read the question or the
+    passage (``meaning`` None: an English-only model and Chinese)."""
     if meaning is None:
         return coverage
     return (meaning + coverage) / 2 if words_compared else meaning
+
+
+def share(weighed: Weighed, present: set[str]) -> float:
+    """The weighted share of the question's words found among ``present`` (words as ``tokens``
+    finds them), a word being found when any of its set is."""
+    total = sum(weight for _, weight in weighed)
+    return sum(weight for word, weight in weighed if word & present) / total if total else 0.0
+
+
+def found_words(weighed: Weighed, present: set[str]) -> int:
+    return sum(bool(word & present) for word, _ in weighed)
 
 
 class LexicalIndex:
@@ -71,49 +89,50 @@ class LexicalIndex:
         import bm25s
 
         self.ids, self.texts, self.metadatas = ids, texts, metadatas
-        self.languages = {m["language"] for m in metadatas if m.get("language")}
-        corpus = [self.words(i) for i in range(len(ids))]
+        self.position = {cid: i for i, cid in enumerate(ids)}
+        corpus = [_words_of(text, meta) for text, meta in zip(texts, metadatas, strict=True)]
+        self.words = [set(words) for words in corpus]
+        # A chunk indexed before chunks had a language is told by its script.
+        self.language = np.array([m.get("language") or language_of(t) for t, m in zip(texts, metadatas, strict=True)])
+        self.languages = set(self.language.tolist())
         self.bm25 = bm25s.BM25()
         if corpus:
             self.bm25.index(corpus, show_progress=False)
         # Acronyms are read in their long form too: an English-only model does not know "WVTEDC".
         self.acronyms = mostly_spelled_out(acronym_definitions(texts), texts)
-        df = Counter(word for doc in corpus for word in set(doc))
+        df = Counter(word for doc in self.words for word in doc)
         self.total = max(len(corpus), 1)
         self.idf = {word: math.log(1 + self.total / n) for word, n in df.items()}
         self.unseen_idf = math.log(1 + self.total)
 
-    def top(self, query_tokens: list[str], n: int) -> list[int]:
+    def top(self, query_tokens: list[str], n: int, language: str | None = None) -> list[int]:
+        """The ``n`` best chunks by BM25 (only those in ``language``, when given)."""
         known = [t for t in query_tokens if t in self.idf]
         if not known or not self.ids:
             return []
         scores = self.bm25.get_scores(known)
+        if language is not None:
+            scores = np.where(self.language == language, scores, 0.0)
         best = np.argsort(-scores)[:n]
         return [int(i) for i in best if scores[i] > 0]
 
-    def share_of_meanings(self, meanings: list[frozenset[str]], present: set[str]) -> float:
-        """The weighted share of the query's words among ``present``, a word being found when any of
-        its ``meanings`` (its translations, see glossary) is; each weighs the median idf of its
-        meanings, so that one rare sense does not make a common word count for much."""
-        weights = [self._weight(word) for word in meanings]
-        total = sum(weights)
-        return sum(w for word, w in zip(meanings, weights, strict=True) if word & present) / total if total else 0.0
+    def weigh(self, words: list[frozenset[str]]) -> Weighed:
+        """Each of the question's words with its weight: its idf, or for a word read through the
+        dictionary the median idf of its meanings found in the documents (most of its senses and
+        forms are found nowhere and say nothing of how common the word is)."""
+        weighed = []
+        for word in words:
+            known = [self.idf[w] for w in word if w in self.idf]
+            weighed.append((word, statistics.median(known) if known else self.unseen_idf))
+        return weighed
 
-    def _weight(self, meanings: frozenset[str]) -> float:
-        if len(meanings) == 1:  # a word of the question's own language
-            return self.idf.get(next(iter(meanings)), self.unseen_idf)
-        return statistics.median(self.idf.get(m, self.unseen_idf) for m in meanings)
-
-    def top_by_meanings(self, meanings: list[frozenset[str]], n: int, keep: Callable[[int], bool]) -> list[int]:
-        """The ``n`` chunks (of those ``keep`` accepts) holding the largest share of the query's
-        words read through their meanings: BM25 over every meaning finds candidates, the share
-        orders them (BM25 would favour a chunk holding many senses of one word)."""
-        candidates = [i for i in self.top(sorted(set().union(*meanings)), 4 * n) if keep(i)]
-        shares = {i: self.share_of_meanings(meanings, set(self.words(i))) for i in candidates}
+    def top_by_share(self, weighed: Weighed, n: int, language: str) -> list[int]:
+        """The ``n`` chunks in ``language`` holding the largest share of the question's words read
+        through their meanings: BM25 over every meaning finds candidates, the share orders them
+        (BM25 would favour a chunk holding many senses of one word)."""
+        candidates = self.top(sorted(set().union(*(word for word, _ in weighed))), 4 * n, language)
+        shares = {i: share(weighed, self.words[i]) for i in candidates}
         return sorted(candidates, key=lambda i: -shares[i])[:n]
-
-    def words(self, i: int) -> list[str]:
-        return _words_of(self.texts[i], self.metadatas[i])
 
 
 def _merge_text(first: str, second: str) -> str:
@@ -195,50 +214,55 @@ class HybridRetriever(BaseRetriever):
     def _search(self, snapshot: Snapshot, lexical: LexicalIndex, query: str, k: int) -> list[Passage]:
         query_tokens = tokens(query)
         language = language_of(query)
-        own_words = [frozenset([word]) for word in dict.fromkeys(query_tokens)]
-        # A question is read through the dictionary against passages in the other language (glossary).
-        meanings = translated(query) if lexical.languages - {language} else []
+        own_words = lexical.weigh([frozenset([word]) for word in dict.fromkeys(query_tokens)])
+        # Against passages in the other language the question is read through the dictionary.
+        across_language = other_language(language)
+        meanings = lexical.weigh(translated(query)) if across_language in lexical.languages else []
+        reads_query = self.embeddings.reads(query)
+        query_vector = np.asarray(self.embeddings.embed_query(query), dtype=np.float32) if reads_query else None
 
-        def compared_words(meta: dict) -> list[frozenset[str]] | None:
-            """The question's words to look for in a passage: its own in a passage of its language,
-            their meanings in an English one; None where words cannot be compared (an English
-            question, a Chinese passage)."""
-            if in_language(meta, language):
-                return own_words
-            return meanings or None
+        def scored(text: str, meta: dict, words: set[str], similarity: float | None) -> tuple[float, float]:
+            """A passage's relevance and the share of the question's words it holds."""
+            passage_language = meta.get("language") or language_of(text)
+            across = passage_language != language and bool(meanings)
+            # Where words cannot be compared, the names and numbers both languages write alike are all
+            # there is to share.
+            asked = meanings if across else own_words
+            shared = share(asked, words) * (TRANSLATED_SHARE if across else 1.0)
+            # An English-only model's vector of Chinese is noise: words alone count.
+            readable = reads_query and similarity is not None and self.embeddings.reads(text)
+            meaning = self._meaning(similarity, language, meta) if readable else None
+            # Where a dictionary's senses are all there is, one of them shared is no sign of an answer
+            # ("Frances" for France in "法国的首都是哪里？").
+            if meaning is None and across and found_words(asked, words) < min(2, len(asked)):
+                shared = 0.0
+            compared = passage_language == language or across
+            return relevance(meaning, shared, compared), shared
 
         found: dict[str, dict] = {}
-        # The English-only model cannot read Chinese: measured on XQuAD-zh, its votes halve MRR.
-        reads_query = self.embeddings.reads(query)
-        if reads_query:
-            query_vector = np.asarray(self.embeddings.embed_query(query), dtype=np.float32)
+        if query_vector is not None:
             # Ranked by meaning on the scale of each language pair, not raw similarity: a multilingual
             # model rates any two texts in one language closer than a question and its answer across
-            # two. Across languages the meanings of the question's words count as much.
+            # two. Across languages the question's words read through the dictionary count as much.
             hits = []
             for hit in snapshot.nearest(query_vector, min(2 * CANDIDATES, len(lexical.ids))):
                 similarity = float(np.dot(query_vector, hit.vector))
-                meaning = self._meaning(similarity, language, hit.metadata)
-                if not in_language(hit.metadata, language) and meanings:
-                    shared = TRANSLATED_SHARE * lexical.share_of_meanings(
-                        meanings, set(_words_of(hit.text, hit.metadata)))
-                    meaning = (meaning + shared) / 2
-                hits.append((meaning, similarity, hit))
-            hits.sort(key=lambda scored: -scored[0])
+                if in_language(hit.metadata, language):
+                    key = self._meaning(similarity, language, hit.metadata)
+                else:
+                    key, _ = scored(hit.text, hit.metadata, _chunk_words(lexical, hit.id, hit.text, hit.metadata),
+                                    similarity)
+                hits.append((key, similarity, hit))
+            hits.sort(key=lambda ranked: -ranked[0])
             for rank, (_, similarity, hit) in enumerate(hits[:CANDIDATES]):
                 found[hit.id] = {"text": hit.text, "meta": hit.metadata, "fused": 1 / (RRF_K + rank + 1),
                                  "similarity": similarity}
-        # Shared words between languages are names and numbers at best; when the model reads the
-        # question, BM25 votes only for passages in its language (measured: its cross-language votes
-        # cost e5 en->zh R@1 0.72 -> 0.68). A Chinese question's words vote for English passages
-        # through their meanings, names and numbers included.
-        same_language = [
-            i for i in lexical.top(query_tokens, CANDIDATES)
-            if not (reads_query or meanings) or in_language(lexical.metadatas[i], language)
-        ]
-        across = lexical.top_by_meanings(
-            meanings, CANDIDATES, lambda i: not in_language(lexical.metadatas[i], language)
-        ) if meanings else []
+        # Shared words between languages are names and numbers at best: when the model reads the
+        # question or the dictionary does, BM25 votes only for passages in its language (measured:
+        # its cross-language votes cost e5 en->zh R@1 0.72 -> 0.68), and the question's words read
+        # through the dictionary vote for passages in the other.
+        same_language = lexical.top(query_tokens, CANDIDATES, language if reads_query or meanings else None)
+        across = lexical.top_by_share(meanings, CANDIDATES, across_language) if meanings else []
         for side, weight in ((same_language, BM25_WEIGHT), (across, TRANSLATED_WEIGHT)):
             for rank, i in enumerate(side):
                 entry = found.setdefault(lexical.ids[i], {"text": lexical.texts[i], "meta": lexical.metadatas[i],
@@ -246,34 +270,24 @@ class HybridRetriever(BaseRetriever):
                 entry["fused"] += weight / (RRF_K + rank + 1)
         best = sorted(found, key=lambda cid: -found[cid]["fused"])[:k]
         missing = [cid for cid in best if found[cid]["similarity"] is None]
-        if missing and reads_query:
+        if missing and query_vector is not None:
             for cid, vector in snapshot.vectors(missing).items():
                 found[cid]["similarity"] = float(np.dot(query_vector, vector))
         passages = []
         for cid in best:
             similarity, meta, text = found[cid]["similarity"], found[cid]["meta"], found[cid]["text"]
-            # Where words cannot be compared, the names and numbers both languages write alike are all
-            # there is to share.
-            compared = compared_words(meta)
-            asked = own_words if compared is None else compared
-            present = set(_words_of(text, meta))
-            shared = lexical.share_of_meanings(asked, present) * (TRANSLATED_SHARE if asked is meanings else 1.0)
-            # An English-only model's vector of a Chinese passage is noise: its words alone count.
-            reads_passage = self.embeddings.reads_chinese or meta.get("language") != "zh"
-            meaning = self._meaning(similarity, language, meta) if reads_query and reads_passage else None
-            # Where a dictionary's senses are all there is, one of them shared is no sign of an answer
-            # ("Frances" for France in "法国的首都是哪里？").
-            if meaning is None and asked is meanings and sum(bool(w & present) for w in asked) < min(2, len(asked)):
-                shared = 0.0
+            passage_relevance, shared = scored(text, meta, _chunk_words(lexical, cid, text, meta), similarity)
             passages.append(Passage(
-                ids=[cid],
-                text=text,
-                metadata=meta,
-                similarity=similarity or 0.0,
-                coverage=shared,
-                relevance=relevance(meaning, shared, compared is not None),
+                ids=[cid], text=text, metadata=meta, similarity=similarity or 0.0, coverage=shared,
+                relevance=passage_relevance,
             ))
         return _merge_neighbours(passages)
+
+
+def _chunk_words(lexical: LexicalIndex, cid: str, text: str, metadata: dict) -> set[str]:
+    """A chunk's words as the lexical index holds them (a chunk added since is read afresh)."""
+    i = lexical.position.get(cid)
+    return lexical.words[i] if i is not None else set(_words_of(text, metadata))
 
 
 def _words_of(text: str, metadata: dict) -> list[str]:
