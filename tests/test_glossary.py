@@ -3,6 +3,12 @@ and quoted for a Chinese question with the default, English-only model."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
+import pytest
+
+from assistant import glossary
 from assistant.answering.chain import QUOTED_FROM_ENGLISH, Assistant
 from assistant.config import Settings
 from assistant.embed.embeddings import LocalEmbeddings
@@ -32,6 +38,24 @@ def test_an_english_word_stands_for_the_chinese_words_with_its_sense() -> None:
     assert "第一" in first and "工坊" in workshop and "建成" in built  # through its lemma, "build"
     # A place is named before what it is ("Tianjin, a municipality ..."), a name keeps its own spelling.
     assert "天津" in chinese_words("Tianjin")[0] and "luban" in chinese_words("Luban")[0]
+
+
+def test_the_english_to_chinese_table_is_kept_in_the_model_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ASSISTANT_MODEL_CACHE", str(tmp_path))
+    glossary._chinese_for.cache_clear()
+    try:
+        made = glossary._chinese_for()
+        [kept] = tmp_path.glob("cedict-chinese-for-*.json")
+        glossary._chinese_for.cache_clear()
+        assert glossary._chinese_for() == made
+        # A damaged file is made again, not trusted.
+        kept.write_text('{"first": ["', encoding="utf-8")
+        glossary._chinese_for.cache_clear()
+        assert glossary._chinese_for() == made and json.loads(kept.read_text(encoding="utf-8"))
+    finally:
+        glossary._chinese_for.cache_clear()
 
 
 def test_english_words_and_numbers_in_a_chinese_question_stay_as_they_are() -> None:
