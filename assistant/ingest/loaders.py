@@ -235,15 +235,21 @@ def _load_docx(path: Path) -> list[Document]:
         if text:
             lines.extend([f"# {text}" if style.startswith(("Heading", "Title")) else text, ""])
     core = document.core_properties
+    created = core.created if core.created != _PYTHON_DOCX_TEMPLATE_DATE else None
     meta = {
         "title": core.title, "summary": core.subject or core.comments, "language": core.language,
-        "date": core.created.date().isoformat() if core.created else None,
+        "date": created.date().isoformat() if created else None,
         **({"source": core.keywords} if core.keywords else {}),
         **_keyword_fields(core.keywords),
     }
     if not meta["title"]:
         meta["title"] = next((line[2:] for line in lines if line.startswith("# ")), None)
     return [Document(page_content="\n".join(lines).strip(), metadata=_plain(meta))]
+
+
+# python-docx's blank template carries the date it was made: a file generated with python-docx
+# and never given its own would claim to date from 23 December 2013.
+_PYTHON_DOCX_TEMPLATE_DATE = dt.datetime(2013, 12, 23, 23, 15, tzinfo=dt.UTC)
 
 
 def _markdown_table(rows: list[list[str]]) -> list[str]:
