@@ -186,9 +186,14 @@ def test_only_a_question_after_a_sum_of_money_requires_one() -> None:
         ("How many teams took part?", "It attracted 41 teams from 12 cities.", "41"),
         ("How many people attended?", "All twenty-nine participants rated it highly.", "twenty-nine"),
         ("What was the budget?", "A grant of £38,500 covered flights.", "£38,500"),
+        ("How much prize money did the team win?", "They share £5,000, beating eleven other teams.", "£5,000"),
         ("How long can a bootcamp last?", "Maximum course length | 16 weeks", "16 weeks"),
         ("英国在哪一年获得称号？", "2021年10月，英国获得称号。", "2021年10月"),
         ("Who spoke for the UK?", "Richard Burn spoke for the UK.", None),  # a name: too loosely told to mark
+        # The figure said of a word of the question, in a sentence or under a table's header.
+        ("How many workstations does the lab have?", "It covers 420 square metres with 16 workstations.", "16"),
+        ("How many apprentices completed in 2022-23?",
+         "Cohort | Starters | Completions | Retention\n2022-23 | 24 | 21 | 87.5%", "21"),
     ],
 )
 def test_the_words_that_answer_are_the_first_figure_of_the_kind_asked_for(

@@ -200,7 +200,7 @@ class Assistant(Runnable[str | Question, Answer]):
 
 def _found(text: str, sources: list[Source], query: str, **checks: str | None) -> Answer:
     """An answer, with the words in it that answer the question (a date, a number, a sum)."""
-    return Answer(text, sources, found=True, query=query, phrase=cues.phrase(query, CITATION.sub("", text)), **checks)
+    return Answer(text, sources, found=True, query=query, phrase=cues.phrase(query, CITATION.sub("\n", text)), **checks)
 
 
 def declined(question: str) -> str:

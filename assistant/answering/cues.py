@@ -21,7 +21,7 @@ _HOW_LONG = re.compile(r"^\s*(for\s+)?how long\b|多长时间|多久|(?<!哪)几
 # A question after a sum of money: "How much did the government spend ...?", "What was the budget
 # of ...?", "学费是多少英镑？". Not every "how much" ("How much levy does it owe?") nor "paid time".
 _MONEY_ASK = re.compile(
-    r"^\s*how much\b.*\b(cost|spend|spent|pay|paid|fund|funded|funding|grant|budget|fee|earn|invest(ed)?)\b"
+    r"^\s*how much\b.*\b(cost|spend|spent|pay|paid|fund|funded|funding|grant|budget|fee|earn|invest(ed)?|money|prize)\b"
     r"|\b(what|which)\b.{0,30}\b(budget|cost|fees?|price|wage|salary|funding|grant)\b"
     r"|(学费|工资|费用|预算|经费|拨款|价格)[^？?]{0,6}多少|多少(钱|元|英镑|美元)",
     re.I,
@@ -147,14 +147,35 @@ _WHOLE_MONEY = re.compile(
 
 
 def phrase(question: str, answer: str) -> str | None:
-    """The words of ``answer`` that answer ``question``: the first date, number, sum or length of
-    time of the kind the question asks for that the question does not state (a name or a body is
-    too loosely told by its capitals to mark)."""
+    """The words of ``answer`` (its quotes a line each) that answer ``question``: a date, number,
+    sum or length of time of the kind the question asks for that the question does not state (a
+    name or a body is too loosely told by its capitals to mark). The first said of a word of the
+    question ("16 workstations" for "How many workstations ...?", in a table row the cell under
+    "Completions" for "How many completed ...?"), else the first."""
     whole = {_DATE: _WHOLE_DATE, _DAY: _WHOLE_DATE, _NUMBER: _WHOLE_NUMBER, _MONEY: _WHOLE_MONEY,
              _PERCENT: _PERCENT, _DURATION: _DURATION}.get(wanted(question))
-    asked = question.lower()
-    found = (m.group().strip() for m in whole.finditer(answer)) if whole else ()
-    return next((text for text in found if text and text.lower() not in asked), None)
+    if whole is None:
+        return None
+    asked, asked_words = question.lower(), set(tokens(question))
+    found: list[tuple[str, str]] = []  # each figure, and what it is said of
+    header: list[str] = []
+    for line in answer.splitlines():
+        cells = [cell.strip() for cell in line.split("|")] if "|" in line else [line]
+        if len(cells) > 1 and not any(whole.search(cell) for cell in cells):
+            header = cells  # a table's header row: it says what each cell below is
+            continue
+        for i, cell in enumerate(cells):
+            for match in whole.finditer(cell):
+                if (figure := match.group().strip()) and figure.lower() not in asked:
+                    of = header[i] if len(cells) > 1 and len(header) == len(cells) else cell[match.end():]
+                    found.append((figure, " ".join(of.split()[:3])))
+    said_of_asked = (figure for figure, of in found if _same_words(set(tokens(of)), asked_words))
+    return next(said_of_asked, found[0][0] if found else None)
+
+
+def _same_words(words: set[str], others: set[str]) -> bool:
+    """A word in common, or one form of a word ("complet" and "completion" share their first five letters)."""
+    return bool(words & others) or any(len(a) >= 5 and len(b) >= 5 and a[:5] == b[:5] for a in words for b in others)
 
 
 def required(question: str) -> re.Pattern | None:
