@@ -7,7 +7,7 @@ from langchain_core.runnables import RunnableLambda
 
 from assistant.config import Settings
 from assistant.embed.embeddings import LocalEmbeddings
-from assistant.search.retriever import HybridRetriever
+from assistant.search.retriever import HybridRetriever, LexicalIndex
 from assistant.store.sync import sync
 from tests.conftest import write
 from tests.samples import LEVY_DOC, RQF
@@ -84,3 +84,11 @@ def test_neighbouring_chunks_over_a_page_break_cite_both_pages() -> None:
     assert source.pages == ", pages 1–2"
     [alone] = _merge_neighbours([chunk(7, 3, "Plans for 2025.")])
     assert "last_page" not in alone.metadata
+
+
+def test_a_long_word_of_the_question_is_found_in_its_derivations() -> None:
+    texts = ["Accreditation of the shared standard is by the Institute.", "Nurses train for three years."]
+    lexical = LexicalIndex(["a", "b"], texts, [{"language": "en"}, {"language": "en"}])
+    assert "accreditation" in lexical.with_derivations("accredit")
+    # A short word would find too many others ("nurse": "nursery"): it stands for itself.
+    assert lexical.with_derivations("nurs") == frozenset(["nurs"])

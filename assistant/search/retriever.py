@@ -6,6 +6,8 @@ uses its ``search``, which returns ``Passage``s with the scores the relevance ga
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import math
 import statistics
 import threading
@@ -45,6 +47,13 @@ TRANSLATED_WEIGHT = 1.0
 # declined): the default model 0.067 / 0.30 at 1.0, 0.127 / 0.43 at 0.875; e5 0.107 / 0.58 at
 # 1.0, 0.133 / 0.65 at 0.9, 0.173 / 0.74 at 0.8.
 TRANSLATED_SHARE = 0.875
+
+# A question's word of this many letters or more is found in the documents' words that begin with
+# it, for relevance (not for choosing sentences). Measured (XQuAD-en, default model): answer hit
+# 0.9175 -> 0.92, false refusal 0.0125 -> 0.010, the gate's negatives declined unchanged (0.937 at
+# 0.35); COVID-QA and the collection's questions unchanged. Choosing sentences by them too cost
+# COVID-QA 0.5625 -> 0.5525.
+DERIVATION_MIN_LETTERS = 6
 
 # A question's words, each as the set of words that count as finding it (itself, or its meanings in
 # the other language; see glossary), with its weight.
@@ -103,6 +112,7 @@ class LexicalIndex:
         df = Counter(word for doc in self.words for word in doc)
         self.total = max(len(corpus), 1)
         self.idf = {word: math.log(1 + self.total / n) for word, n in df.items()}
+        self.vocabulary = sorted(self.idf)
         self.unseen_idf = math.log(1 + self.total)
 
     def top(self, query_tokens: list[str], n: int, language: str | None = None) -> list[int]:
@@ -125,6 +135,15 @@ class LexicalIndex:
             known = [self.idf[w] for w in word if w in self.idf]
             weighed.append((word, statistics.median(known) if known else self.unseen_idf))
         return weighed
+
+    def with_derivations(self, word: str) -> frozenset[str]:
+        """``word`` and the documents' words that begin with it ("accredit": "accreditation",
+        "complet": "completion"), for a word long enough to say so: the light stemmer leaves a
+        word's derivations apart."""
+        if len(word) < DERIVATION_MIN_LETTERS or has_cjk(word):
+            return frozenset([word])
+        start = bisect.bisect_left(self.vocabulary, word)
+        return frozenset([word, *itertools.takewhile(lambda w: w.startswith(word), self.vocabulary[start:])])
 
     def top_by_share(self, weighed: Weighed, n: int, language: str) -> list[int]:
         """The ``n`` chunks in ``language`` holding the largest share of the question's words read
@@ -214,7 +233,7 @@ class HybridRetriever(BaseRetriever):
     def _search(self, snapshot: Snapshot, lexical: LexicalIndex, query: str, k: int) -> list[Passage]:
         query_tokens = tokens(query)
         language = language_of(query)
-        own_words = lexical.weigh([frozenset([word]) for word in dict.fromkeys(query_tokens)])
+        own_words = lexical.weigh([lexical.with_derivations(word) for word in dict.fromkeys(query_tokens)])
         # Against passages in the other language the question is read through the dictionary.
         across_language = other_language(language)
         meanings = lexical.weigh(translated(query)) if across_language in lexical.languages else []
