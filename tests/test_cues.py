@@ -187,6 +187,8 @@ def test_only_a_question_after_a_sum_of_money_requires_one() -> None:
         ("How many people attended?", "All twenty-nine participants rated it highly.", "twenty-nine"),
         ("What was the budget?", "A grant of £38,500 covered flights.", "£38,500"),
         ("How much prize money did the team win?", "They share £5,000, beating eleven other teams.", "£5,000"),
+        # A later sum followed by a word of the question is not what "how much" asks after.
+        ("How much did the exchange cost?", "It cost £212,400.\nA fall would add £45,000 to the cost.", "£212,400"),
         ("How long can a bootcamp last?", "Maximum course length | 16 weeks", "16 weeks"),
         ("英国在哪一年获得称号？", "2021年10月，英国获得称号。", "2021年10月"),
         ("Who spoke for the UK?", "Richard Burn spoke for the UK.", None),  # a name: too loosely told to mark

@@ -156,8 +156,12 @@ def phrase(question: str, answer: str) -> str | None:
              _PERCENT: _PERCENT, _DURATION: _DURATION}.get(wanted(question))
     if whole is None:
         return None
-    asked, asked_words = question.lower(), set(tokens(question))
-    found: list[tuple[str, str]] = []  # each figure, and what it is said of
+    asked = question.lower()
+    # What a table's column is named after may be any word of the question; what a number in a
+    # sentence counts, only the thing "how many" asks after ("how many workstations").
+    counted = _COUNTED.search(question)
+    named_words, counted_words = set(tokens(question)), set(tokens(counted.group(1))) if counted else set()
+    found: list[tuple[str, set[str]]] = []  # each figure, and the words that say what it is
     header: list[str] = []
     for line in answer.splitlines():
         cells = [cell.strip() for cell in line.split("|")] if "|" in line else [line]
@@ -167,15 +171,23 @@ def phrase(question: str, answer: str) -> str | None:
         for i, cell in enumerate(cells):
             for match in whole.finditer(cell):
                 if (figure := match.group().strip()) and figure.lower() not in asked:
-                    of = header[i] if len(cells) > 1 and len(header) == len(cells) else cell[match.end():]
-                    found.append((figure, " ".join(of.split()[:3])))
-    said_of_asked = (figure for figure, of in found if _same_words(set(tokens(of)), asked_words))
+                    if len(cells) > 1 and len(header) == len(cells):
+                        found.append((figure, _forms(header[i], named_words)))
+                    else:
+                        found.append((figure, _forms(" ".join(cell[match.end():].split()[:2]), counted_words)))
+    said_of_asked = (figure for figure, words in found if words)
     return next(said_of_asked, found[0][0] if found else None)
 
 
-def _same_words(words: set[str], others: set[str]) -> bool:
-    """A word in common, or one form of a word ("complet" and "completion" share their first five letters)."""
-    return bool(words & others) or any(len(a) >= 5 and len(b) >= 5 and a[:5] == b[:5] for a in words for b in others)
+# "How many Xuzhou lecturers will ...": the words after "how many", up to its verb.
+_COUNTED = re.compile(r"\bhow many\s+((?:[\w'-]+\s+){0,2}?[\w'-]+?)(?=\s+(?:are|were|is|was|did|do|does|have|has|had"
+                      r"|will|would|can|could|should|in|at|on|of|for|from)\b|\s*\?|$)", re.I)
+
+
+def _forms(text: str, words: set[str]) -> set[str]:
+    """The words of ``text`` that are one of ``words`` or a form of one ("completion" of "complet":
+    the same first five letters)."""
+    return {a for a in tokens(text) for b in words if a == b or (len(a) >= 5 and len(b) >= 5 and a[:5] == b[:5])}
 
 
 def required(question: str) -> re.Pattern | None:
