@@ -140,7 +140,8 @@ def test_upload_then_reindex_makes_a_document_answerable(client: Client, served:
     # The same server process, no restart: the chat sees the new index at once.
     answer, sources = client.predict("How many apprentices did the Tianjin–Sheffield rail apprenticeship take?",
                                      api_name="/chat")
-    assert "40 apprentices" in answer["content"]
+    # The number that answers is in bold: the one said of the apprentices, not the "two years" before it.
+    assert "**40** apprentices" in answer["content"]
     assert "rail\\-apprenticeship\\.md" in sources["content"]
 
 
