@@ -13,7 +13,7 @@ from assistant.answering import cues
 from assistant.embed.embeddings import LocalEmbeddings
 from assistant.glossary import translated
 from assistant.ingest.cleaning import CELL_SEPARATOR
-from assistant.search.retriever import TRANSLATED_SHARE, Weighed, in_language, language_of, share
+from assistant.search.retriever import TRANSLATED_SHARE, Weighed, chunk_language, language_of, share
 from assistant.text import (
     ACRONYM,
     acronym_definitions,
@@ -135,7 +135,7 @@ class ExtractiveEngine:
         query_words = self.weigh([frozenset([word]) for word in words_of(question)])
         # A question is read through the dictionary against sentences in the other language (glossary).
         language = language_of(question)
-        across = [not in_language(passage.metadata, language) for passage in passages]
+        across = [chunk_language(passage.text, passage.metadata) != language for passage in passages]
         meanings = self.weigh(translated(question)) if any(across) else []
         # Sentence vectors were stored at indexing time, from the chunks' own model pass.
         stored = self.sentences_of([cid for passage in passages for cid in passage.ids])

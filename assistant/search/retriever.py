@@ -87,7 +87,12 @@ def share(weighed: Weighed, present: set[str]) -> float:
     return sum(weight for word, weight in weighed if word & present) / total if total else 0.0
 
 
-def found_words(weighed: Weighed, present: set[str]) -> int:
+def chunk_language(text: str, metadata: dict) -> str:
+    """The language a chunk was indexed in; a chunk indexed before chunks had one is told by its script."""
+    return metadata.get("language") or language_of(text)
+
+
+def _found_words(weighed: Weighed, present: set[str]) -> int:
     return sum(bool(word & present) for word, _ in weighed)
 
 
@@ -101,8 +106,7 @@ class LexicalIndex:
         self.position = {cid: i for i, cid in enumerate(ids)}
         corpus = [_words_of(text, meta) for text, meta in zip(texts, metadatas, strict=True)]
         self.words = [set(words) for words in corpus]
-        # A chunk indexed before chunks had a language is told by its script.
-        self.language = np.array([m.get("language") or language_of(t) for t, m in zip(texts, metadatas, strict=True)])
+        self.language = np.array([chunk_language(t, m) for t, m in zip(texts, metadatas, strict=True)])
         self.languages = set(self.language.tolist())
         self.bm25 = bm25s.BM25()
         if corpus:
@@ -242,7 +246,7 @@ class HybridRetriever(BaseRetriever):
 
         def scored(text: str, meta: dict, words: set[str], similarity: float | None) -> tuple[float, float]:
             """A passage's relevance and the share of the question's words it holds."""
-            passage_language = meta.get("language") or language_of(text)
+            passage_language = chunk_language(text, meta)
             across = passage_language != language and bool(meanings)
             # Where words cannot be compared, the names and numbers both languages write alike are all
             # there is to share.
@@ -253,7 +257,7 @@ class HybridRetriever(BaseRetriever):
             meaning = self._meaning(similarity, language, meta) if readable else None
             # Where a dictionary's senses are all there is, one of them shared is no sign of an answer
             # ("Frances" for France in "法国的首都是哪里？").
-            if meaning is None and across and found_words(asked, words) < min(2, len(asked)):
+            if meaning is None and across and _found_words(asked, words) < min(2, len(asked)):
                 shared = 0.0
             compared = passage_language == language or across
             return relevance(meaning, shared, compared), shared
@@ -266,7 +270,7 @@ class HybridRetriever(BaseRetriever):
             hits = []
             for hit in snapshot.nearest(query_vector, min(2 * CANDIDATES, len(lexical.ids))):
                 similarity = float(np.dot(query_vector, hit.vector))
-                if in_language(hit.metadata, language):
+                if chunk_language(hit.text, hit.metadata) == language:
                     key = self._meaning(similarity, language, hit.metadata)
                 else:
                     key, _ = scored(hit.text, hit.metadata, _chunk_words(lexical, hit.id, hit.text, hit.metadata),
