@@ -85,13 +85,18 @@ each other's workshops since then. The programme director is Dr Alison Grey.
 """
 
 
+def _assistant_over(settings: Settings, embeddings: LocalEmbeddings, documents: dict[str, str]) -> Assistant:
+    """An assistant over an index of just ``documents`` (file name: text), with the default model."""
+    for name, text in documents.items():
+        write(settings.docs_dir, name, text)
+    assert not sync(settings, embeddings=embeddings).failed
+    return Assistant(settings, embeddings=embeddings)
+
+
 def test_a_chinese_question_finds_english_documents_with_the_default_model(
     settings: Settings, embeddings: LocalEmbeddings
 ) -> None:
-    write(settings.docs_dir, "levy.md", LEVY_DOC)
-    write(settings.docs_dir, "partnership.md", PARTNERSHIP_DOC)
-    assert not sync(settings, embeddings=embeddings).failed
-    assistant = Assistant(settings, embeddings=embeddings)
+    assistant = _assistant_over(settings, embeddings, {"levy.md": LEVY_DOC, "partnership.md": PARTNERSHIP_DOC})
 
     answer = assistant.answer("英国的学徒税是哪一年开始征收的？")
     assert answer.found and answer.text.startswith(QUOTED_FROM_ENGLISH), answer.text
@@ -120,10 +125,7 @@ language: zh
 def test_an_english_question_finds_chinese_documents_with_the_default_model(
     settings: Settings, embeddings: LocalEmbeddings
 ) -> None:
-    write(settings.docs_dir, "luban.md", LUBAN_DOC_ZH)
-    write(settings.docs_dir, "levy.md", LEVY_DOC)
-    assert not sync(settings, embeddings=embeddings).failed
-    assistant = Assistant(settings, embeddings=embeddings)
+    assistant = _assistant_over(settings, embeddings, {"luban.md": LUBAN_DOC_ZH, "levy.md": LEVY_DOC})
 
     answer = assistant.answer("In which country was the first Luban Workshop built?")
     assert answer.found and "泰国" in answer.text and answer.sources[0].path == "luban.md", answer.text
