@@ -4,7 +4,7 @@ PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
 INDEX   ?= $(or $(ASSISTANT_INDEX_DIR),index)
 
-.PHONY: install install-local run index test test-fast test-llm lint bench benchmarks browser postgres clean
+.PHONY: install install-local run index test test-fast test-llm lint bench benchmarks browser postgres fonts clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -41,6 +41,13 @@ postgres:
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; } || \
 	  echo "PostgreSQL could not be installed: tests/test_server.py will skip its PostgreSQL test"
 
+# Debian's DejaVu fonts, so that `eval --as pdf` writes every letter of the articles (reportlab's
+# built-in font has Latin-1 only); without them the PDF figures count the renderer's losses.
+fonts:
+	@test -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-dejavu-core; } || \
+	  echo "fonts-dejavu-core could not be installed: PDFs for eval --as pdf fall back to Helvetica"
+
 # ruff, and the layer contracts of pyproject.toml ([tool.importlinter]).
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
@@ -66,7 +73,7 @@ bench: $(STAMP)
 
 # Every benchmark, 400 questions per evaluation; rewrites BENCHMARKS.md (about 25 minutes on
 # 2 cores, an hour more with SmolLM2 after `make test-llm`; without --limit every question is asked).
-benchmarks: $(STAMP)
+benchmarks: $(STAMP) fonts
 	$(PY) benchmarks/report.py --limit 400
 
 clean:

@@ -47,6 +47,20 @@ def test_spread_takes_evenly() -> None:
     assert spread([1, 2], 5) == [1, 2]
 
 
+@pytest.mark.skipif(not Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf").is_file(), reason="make fonts")
+def test_a_pdf_written_for_the_benchmark_keeps_every_letter(tmp_path: Path) -> None:
+    # reportlab's Helvetica has Latin-1 only: "Rāzi" came back as "Rnzi", a loss the PDF loader was blamed for.
+    from assistant.eval.render import write_as
+    from assistant.eval.squad import Article
+    from assistant.ingest.loaders import load_file
+
+    text = "Rāzi (865–925) worked in Baghdad.\n\nThe Battle of Bạch Đằng (1288) ended the invasion. 元朝在1271年建立。"
+    write_as([Article("Rāzi", text, "002-razi.md")], tmp_path, "pdf")
+    read = load_file(tmp_path / "002-razi.pdf", tmp_path, 10 * 2**20)[0].page_content
+    assert "Rāzi (865–925) worked in Baghdad." in read
+    assert "The Battle of Bạch Đằng (1288) ended the invasion. 元朝在1271年建立。" in read
+
+
 @pytest.mark.parametrize("form", ["wrapped", "pdf", "docx", "html"])
 def test_an_article_written_as_a_file_reads_back_as_its_sentences(tmp_path: Path, form: str) -> None:
     from assistant.eval.render import write_as

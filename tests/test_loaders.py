@@ -189,6 +189,26 @@ def test_pdf_bullet_list_is_list_items_with_their_wrapped_lines_joined(tmp_path:
     ]
 
 
+def test_pdf_paragraphs_set_apart_by_space_stay_apart_without_a_full_stop(tmp_path: Path) -> None:
+    # A paragraph that ends without a full stop ("... the CBSE and the CISCE") ran into the next one,
+    # so the two made one sentence; the space a word processor leaves between paragraphs parts them.
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import getSampleStyleSheet
+    from reportlab.platypus import Paragraph, SimpleDocTemplate
+
+    style = getSampleStyleSheet()["BodyText"]  # 12 pt leading, 6 pt before a paragraph
+    paragraphs = [
+        "Among other things, this has resulted in 30 different examination boards that conduct examinations "
+        "for school leaving certificates. Boards present in several states are the CBSE and the CISCE",
+        "Some of the oldest schools in South Africa are private church schools that were established by "
+        "missionaries in the early nineteenth century and have grown ever since.",
+    ]
+    SimpleDocTemplate(str(tmp_path / "boards.pdf"), pagesize=A4).build([Paragraph(p, style) for p in paragraphs])
+
+    text = load_file(tmp_path / "boards.pdf", tmp_path, MB)[0].page_content
+    assert [line for line in text.splitlines() if line] == paragraphs
+
+
 def test_pdf_bullet_set_apart_in_a_larger_type_is_a_list_item_not_a_heading_or_a_row(tmp_path: Path) -> None:
     from reportlab.lib.pagesizes import A4
     from reportlab.pdfgen import canvas

@@ -8,6 +8,7 @@ cleaning and the sentence splitter are measured end to end.
 from __future__ import annotations
 
 import html
+import re
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -15,10 +16,17 @@ from typing import Any
 
 from assistant.errors import ConfigError
 from assistant.eval.squad import Article, write_articles
+from assistant.text import CJK_CHARS
 
 FORMATS = ("md", "wrapped", "pdf", "docx", "html")
 WRAP_COLUMNS = 72
 SITE = "Skills Partnerships News"
+# A word processor embeds a font that has every letter of the text. reportlab's built-in Helvetica
+# has only Latin-1, so "Rāzi" would be written "Rnzi" and a benchmark would blame the PDF loader
+# for the renderer's loss: Debian's fonts-dejavu-core (`make fonts`) is used where installed.
+UNICODE_FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+CJK_FONT = "STSong-Light"  # reportlab's own CID font: Chinese without a font file
+_CHINESE_RUN = re.compile(f"[{CJK_CHARS}\u3000-\u303f\uff00-\uffef]+")
 
 
 def _paragraphs(article: Article) -> list[str]:
@@ -39,14 +47,27 @@ def _pdf(article: Article, path: Path) -> None:
         from reportlab.lib.styles import getSampleStyleSheet
         from reportlab.pdfbase import pdfmetrics
         from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+        from reportlab.pdfbase.ttfonts import TTFont
         from reportlab.platypus import Paragraph, SimpleDocTemplate
     except ImportError:
         raise ConfigError("eval --as pdf needs reportlab: pip install -e '.[test]'") from None
     styles = getSampleStyleSheet()
-    body_style = styles["BodyText"]
-    if any("\u4e00" <= ch <= "\u9fff" for ch in article.text[:2000]):  # Chinese needs a CJK font
-        pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
-        body_style = body_style.clone("cjk", fontName="STSong-Light", wordWrap="CJK")
+    body_style, title_style = styles["BodyText"], styles["Title"]
+    chinese = bool(_CHINESE_RUN.search(article.text[:2000]))
+    pdfmetrics.registerFont(UnicodeCIDFont(CJK_FONT))
+    marked: Callable[[str], str] = html.escape
+    if UNICODE_FONT.is_file():
+        pdfmetrics.registerFont(TTFont("Unicode", str(UNICODE_FONT)))
+        pdfmetrics.registerFont(TTFont("Unicode-Bold", str(UNICODE_FONT.with_name(f"{UNICODE_FONT.stem}-Bold.ttf"))))
+        body_style = body_style.clone("unicode", fontName="Unicode")
+        title_style = title_style.clone("unicode-title", fontName="Unicode-Bold")
+
+        def marked(text: str) -> str:  # Chinese runs in the CJK font, the rest (Vietnamese too) in DejaVu
+            return _CHINESE_RUN.sub(lambda run: f'<font name="{CJK_FONT}">{run.group()}</font>', html.escape(text))
+    elif chinese:
+        body_style = body_style.clone("cjk", fontName=CJK_FONT)
+    if chinese:
+        body_style = body_style.clone("cjk-wrap", wordWrap="CJK")
 
     def running_lines(canvas: Any, document: Any) -> None:  # reportlab's callback arguments
         canvas.saveState()
@@ -55,8 +76,8 @@ def _pdf(article: Article, path: Path) -> None:
         canvas.drawString(500, 30, f"Page {document.page}")
         canvas.restoreState()
 
-    story = [Paragraph(html.escape(article.title), styles["Title"])]
-    story += [Paragraph(html.escape(p), body_style) for p in _paragraphs(article)]
+    story = [Paragraph(marked(article.title), title_style)]
+    story += [Paragraph(marked(p), body_style) for p in _paragraphs(article)]
     SimpleDocTemplate(str(path), pagesize=A4, title=article.title).build(
         story, onFirstPage=running_lines, onLaterPages=running_lines
     )

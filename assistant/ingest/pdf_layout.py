@@ -26,6 +26,10 @@ MIN_COLUMN_SHARE = 0.25
 CELL_GAP = 1.0
 # Type this much larger than the page's body text is a heading's.
 HEADING_SCALE = 1.15
+# A gap between lines this many times the page's usual line pitch parts two paragraphs: word
+# processors put space after a paragraph (Word's default about 1.5 times the pitch, reportlab's
+# 1.5), while a superscript or a larger word raises a line by less.
+PARAGRAPH_GAP = 1.35
 # pdfminer's stand-in for a glyph with no character behind it (a bullet, an ornament, or every
 # glyph of a font that maps none): one replacement character each, so it can be counted and dropped.
 _UNMAPPED_GLYPH = re.compile(r"\(cid:\d+\)")
@@ -143,14 +147,33 @@ def _row_line(cells: list[Line]) -> Line:
     return Line(cells[0].x0, max(c.x1 for c in cells), cells[0].top, text, size)
 
 
+def _paragraph_starts(lines: list[Line]) -> set[int]:
+    """Which lines (in reading order) open a paragraph set apart by space above it; none where the
+    page's paragraphs have no space between them. Table rows are never parted: they are boundaries
+    already, and their header is found by the rows around it."""
+    gaps = [above.top - line.top for above, line in zip(lines, lines[1:], strict=False)]
+    # A line's pitch is its baseline's distance from the line above, in the same column (a gap
+    # within a few type sizes, not the jump to a column's top).
+    usual = [gap for gap, line in zip(gaps, lines[1:], strict=False) if 0.5 * line.size < gap < 3 * line.size]
+    if not usual:
+        return set()
+    pitch = median(usual)
+    return {
+        number + 1
+        for number, gap in enumerate(gaps)
+        if gap > PARAGRAPH_GAP * pitch and CELL_SEPARATOR not in lines[number].text + lines[number + 1].text
+    }
+
+
 def _marked_headings(lines: list[Line]) -> list[str]:
     """Line texts, those in a larger type than the page's body text marked "# ", a heading set on
-    two lines joined into one."""
+    two lines joined into one, a blank line where space above a line opens a paragraph."""
     sizes = Counter(round(line.size, 1) for line in lines for _ in line.text)
     body = sizes.most_common(1)[0][0] if sizes else 0.0
+    starts = _paragraph_starts(lines)
     texts: list[str] = []
     previous_heading: Line | None = None
-    for line in lines:
+    for number, line in enumerate(lines):
         if body and line.size >= HEADING_SCALE * body:
             if previous_heading and abs(previous_heading.size - line.size) < 0.5:
                 texts[-1] += " " + line.text
@@ -158,6 +181,8 @@ def _marked_headings(lines: list[Line]) -> list[str]:
                 texts.append(f"# {line.text}")
             previous_heading = line
         else:
+            if number in starts and texts and texts[-1]:
+                texts.append("")
             texts.append(line.text)
             previous_heading = None
     return texts
