@@ -193,3 +193,15 @@ def test_a_question_after_a_sum_no_sentence_states_gets_no_answer() -> None:
     text = "The memorandum was signed in Beijing in July 2011. It ran for three years and covered five areas."
     assert _answer("What was the budget of the July 2011 memorandum?", text) == ""
     assert "It ran for three years" in _answer("How long did the memorandum run?", text)
+
+
+def test_a_question_that_names_its_own_subject_is_not_taken_for_a_follow_up() -> None:
+    # "What is the capital of France?" after a question about a laboratory was asked as a question
+    # about the laboratory: two words were enough to count as a follow-up.
+    engine = _engine(Passage(ids=["a"], text="", metadata={}, similarity=0.0, coverage=0.0))
+    history = [("How many workstations does the battery laboratory have?", "Sixteen [1].")]
+    for question in ("What is the capital of France?", "Who is Liu Jing?", "刘婧是谁？", "法国的首都是哪里？"):
+        assert engine.condense(question, history) == question
+    for question in ("When did it start?", "And in 2019?", "What about Jiangsu?", "When?", "The budget for 2019?",
+                     "那2019年呢？", "它是什么时候启用的？", "资金多少？"):
+        assert engine.condense(question, history) == f"{question} ({history[0][0]})"

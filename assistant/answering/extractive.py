@@ -19,6 +19,7 @@ from assistant.text import (
     acronym_definitions,
     bare_line,
     cut_words,
+    has_cjk,
     section_context,
     tokens,
     without_reference_marks,
@@ -48,6 +49,14 @@ _ANAPHORA = frozenset("it its they them their this that these those he she his h
 _OPENING_ANAPHORA = frozenset("it its they their these those this he she his her such both".split())
 # The same in Chinese, which has no spaces to find a first word by: "at the meeting", "this", "the said", "he" ...
 _OPENING_ANAPHORA_ZH = ("会上", "会议上", "此后", "上述", "这", "该", "其", "此", "他", "她", "它")
+# A turn that goes on from the one before: "And in 2019?", "What about Jiangsu?", "那2019年呢？".
+_GOES_ON = re.compile(r"^\s*(?:and|also|then|what about|how about)\b|^\s*那(?:么)?|呢\s*[?？]?\s*$", re.I)
+# A question that opens as one, with a question word or a verb: "What is ...", "Did ...".
+_ASKS = re.compile(
+    r"^\s*(?:who|whom|whose|what|when|where|which|why|how|is|are|was|were|do|does|did|can|could|will|would"
+    r"|should|has|have|had)\b",
+    re.I,
+)
 _EARLY_PERSONAL_PRONOUN = re.compile(r"^(?:[\w,]+\s+){1,4}?(?:he|she|they)\b", re.I)
 # The heading of a list of sources: "Sources", "7. References", "参考文献", "资料来源" ("Notes" can
 # hold anything, so it is not one).
@@ -119,11 +128,11 @@ class ExtractiveEngine:
         self.sentences_of = sentences_of
 
     def condense(self, question: str, history: list[tuple[str, str]]) -> str:
-        """Carry the subject of earlier turns into a question that leans on them ("When did it start?")."""
-        words = re.findall(r"[\w']+", question.lower())
-        leans_back = len(tokens(question)) <= 2 or any(w in _ANAPHORA for w in words)
+        """Carry the subject of earlier turns into a question that leans on them ("When did it start?",
+        "And in 2019?", "那2019年呢？"); a question that names its own subject ("What is the capital of
+        France?", "Who is Liu Jing?") stands alone, however short."""
         earlier = [q for q, _ in history if q.strip()]
-        if not earlier or not leans_back:
+        if not earlier or not _leans_on_earlier_turns(question):
             return question
         return f"{question} ({earlier[-1]})"
 
@@ -270,6 +279,21 @@ def _word_sets(*, spelled: dict[str, str]) -> Callable[[str], set[str]]:
         return set(tokens(f"{text} {names}"))
 
     return words_of
+
+
+def _leans_on_earlier_turns(question: str) -> bool:
+    """A pronoun ("it", "它"), an opening that goes on from the last turn ("And ...", "What about
+    ...", "那...呢"), a word or none beyond the question words ("When?", "资金多少？"), or a bare
+    phrase ("The budget for 2019?"). Not "Who is X?": it names what it asks about."""
+    words = re.findall(r"[\w']+", question.lower())
+    content = tokens(question)
+    return (
+        any(word in _ANAPHORA for word in words)
+        or question.lstrip().startswith(_OPENING_ANAPHORA_ZH)
+        or bool(_GOES_ON.search(question))
+        or (len(content) <= 1 and cues.subject(question) is None)
+        or (len(content) <= 2 and not _ASKS.match(question) and not has_cjk(question))
+    )
 
 
 def _leans_back(sentence: str) -> bool:
