@@ -96,6 +96,8 @@ def test_a_sentence_defines_its_subject_only_when_it_opens_by_saying_what_it_is(
         ("When is the seventh meeting?", "The sixth meeting lasts seven weeks; 7 staff attend.", ["7th"]),
         # A single digit is as often part of a name as a figure; "first" and "second" are often plain words.
         ("Does type 5 affect it at first?", "CCR5 affects it.", []),
+        # A title taken from a file name parts its words with underscores.
+        ("Who sang at Super Bowl 50?", "Super_Bowl_50", []),
     ],
 )
 def test_a_question_names_figures_the_passages_must_hold(question: str, passage: str, missing: list[str]) -> None:

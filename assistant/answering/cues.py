@@ -296,7 +296,8 @@ def _figures(pattern: re.Pattern, text: str) -> set[str]:
     """The figures ``pattern`` finds, in one spelling: "2026", "1500", "6th" (for "6th", "sixth",
     "第六"), "6 in words" (for "six")."""
     found = set()
-    for match in pattern.finditer(text):
+    # An underscore parts words as a space does: a title taken from a file name, "Annual_Report_2023".
+    for match in pattern.finditer(text.replace("_", " ")):
         digits, suffix, chinese, ordinal, word = match.groups()
         if digits:
             found.add(digits.replace(",", "") + ("th" if suffix else ""))
