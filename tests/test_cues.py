@@ -98,6 +98,8 @@ def test_a_sentence_defines_its_subject_only_when_it_opens_by_saying_what_it_is(
         ("Does type 5 affect it at first?", "CCR5 affects it.", []),
         # A title taken from a file name parts its words with underscores.
         ("Who sang at Super Bowl 50?", "Super_Bowl_50", []),
+        # Chinese writes a year against its characters: "2022年" is a year, and not 2024's.
+        ("2022年共有多少名学生参加交流？", "2024年共有38名学生参加交流。", ["2022"]),
     ],
 )
 def test_a_question_names_figures_the_passages_must_hold(question: str, passage: str, missing: list[str]) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import re
 
-from assistant.text import tokens
+from assistant.text import CJK_CHARS, tokens
 
 _WHEN = re.compile(
     r"^\s*(when|what (year|date|day|month|century|decade)|in (what|which) (year|century|decade))\b"
@@ -278,8 +278,9 @@ _CHINESE_DIGITS = {c: n for n, c in enumerate("一二三四五六七八九十", 
 
 
 def _figure_pattern(ordinals: list[str], numbers: list[str]) -> re.Pattern:
+    # Chinese writes a figure against its characters ("2022年", "共38名"): they part it as a space does.
     return re.compile(
-        r"(?<![\w.])(\d[\d,]*(?:\.\d+)?)(st|nd|rd|th)?(?![\w])|第([一二三四五六七八九十])(?![一二三四五六七八九十])"
+        rf"(?<![^\W{CJK_CHARS}])(?<!\.)(\d[\d,]*(?:\.\d+)?)(st|nd|rd|th)?(?![^\W{CJK_CHARS}])|第([一二三四五六七八九十])(?![一二三四五六七八九十])"
         rf"|\b({'|'.join(ordinals)})\b|\b({'|'.join(numbers)})\b",
         re.I,
     )
