@@ -386,3 +386,17 @@ def test_pdf_table_header_set_close_is_parted_like_the_rows_below_it(tmp_path: P
 
     lines = load_file(tmp_path / "report.pdf", tmp_path, MB)[0].page_content.splitlines()
     assert lines[1:5] == [" | ".join(row) for row in rows]
+
+
+def test_pdf_table_header_set_close_only_in_its_last_columns_is_parted_there(tmp_path: Path) -> None:
+    # Short numeric columns leave their header words close together while the first columns stand
+    # apart: "Exchange | Dates | Students Staff Host city Cost (GBP)" named no column of the figures.
+    from reportlab.platypus import SimpleDocTemplate, Table
+
+    rows = [["Exchange", "Dates", "Students", "Staff", "Host city", "Cost (GBP)"],
+            ["Spring exchange", "8-26 April 2024", "16", "3", "Derby", "41,500"],
+            ["Summer school", "1-19 July 2024", "22", "4", "Zhuzhou", "38,200"]]
+    SimpleDocTemplate(str(tmp_path / "review.pdf")).build([Table(rows, hAlign="LEFT")])
+
+    lines = load_file(tmp_path / "review.pdf", tmp_path, MB)[0].page_content.splitlines()
+    assert lines == [" | ".join(row) for row in rows]

@@ -111,10 +111,17 @@ def _rows(lines: list[Line]) -> list[Line]:
             rows.append([line])
     cells = [sorted(row, key=lambda c: c.x0) for row in rows]
     for number, row in enumerate(cells):
-        beside = [cells[n] for n in (number - 1, number + 1) if 0 <= n < len(cells) and len(cells[n]) > 1]
-        if len(row) == 1 and row[0].breaks and beside:
-            cells[number] = _parted_like(row[0], beside[0])
+        # A header row set close ("Students Staff Host city" as one piece over four columns) is
+        # parted where the cells of the row beside it start.
+        beside = [cells[n] for n in (number - 1, number + 1) if 0 <= n < len(cells) and len(cells[n]) > len(row)]
+        if beside and any(cell.breaks for cell in row):
+            cells[number] = [piece for cell in row for piece in _parted_like(cell, _under(cell, beside[0]))]
     return [_row_line(row) for row in cells]
+
+
+def _under(cell: Line, row: list[Line]) -> list[Line]:
+    """The cells of ``row`` that start within ``cell``'s width (a type size's leeway either side)."""
+    return [other for other in row if cell.x0 - cell.size <= other.x0 <= cell.x1 + cell.size]
 
 
 def _parted_like(line: Line, row: list[Line]) -> list[Line]:
