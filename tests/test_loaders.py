@@ -4,6 +4,7 @@ import pytest
 
 from assistant.config import MB
 from assistant.errors import DocumentError
+from assistant.ingest.chunks import make_splitter, split_documents
 from assistant.ingest.cleaning import join_across_pages, join_paragraph_lines, join_pdf_lines
 from assistant.ingest.loaders import discover, load_file
 from assistant.ingest.pdf_layout import Line, reading_order
@@ -229,7 +230,7 @@ def test_pdf_bullet_set_apart_in_a_larger_type_is_a_list_item_not_a_heading_or_a
     assert lines[1:] == ["• Legal basis. Article 68 allows foreign schools.", "• Progression. Article 53 helps."]
 
 
-def test_pdf_paragraph_over_a_page_break_stays_whole_on_its_first_page(tmp_path: Path) -> None:
+def test_pdf_paragraph_over_a_page_break_stays_whole_on_its_first_page(tmp_path: Path, embeddings) -> None:
     from reportlab.lib.pagesizes import A4
     from reportlab.pdfgen import canvas
 
@@ -246,9 +247,13 @@ def test_pdf_paragraph_over_a_page_break_stays_whole_on_its_first_page(tmp_path:
         pdf.showPage()
     pdf.save()
 
-    first, second = (page.page_content for page in load_file(tmp_path / "pages.pdf", tmp_path, MB))
+    pages = load_file(tmp_path / "pages.pdf", tmp_path, MB)
+    first, second = (page.page_content for page in pages)
     assert first.endswith("then EU law has primacy over national provisions of every kind.")
     assert second.startswith("# Second part")
+    # Its chunk is cited as pages 1-2: half of what it quotes is on page 2.
+    chunks = split_documents(pages, make_splitter(embeddings.tokenizer, 200, 40))
+    assert [(c.metadata["page"], c.metadata.get("last_page")) for c in chunks] == [(1, 2), (2, None)]
 
 
 def test_pdf_lines_ending_on_a_semicolon_or_opening_lower_case_go_on_with_their_sentence() -> None:
@@ -303,8 +308,9 @@ def test_a_paragraph_over_several_page_breaks_is_whole_on_its_first_page() -> No
         "tenance of maintenance.\nNext.",
     ]
     assert join_across_pages(pages, "\n".join(pages)) == [
-        "Intro.\nA long sentence that goes on over a whole page without ending here; the maintenance of maintenance.",
-        "", "", "Next.",
+        ("Intro.\nA long sentence that goes on over a whole page without ending here; the maintenance of maintenance.",
+         3),
+        ("", 1), ("", 2), ("Next.", 3),
     ]
 
 

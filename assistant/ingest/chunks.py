@@ -32,6 +32,11 @@ _NOT_LANGUAGE = re.compile(
 )
 
 
+# Set by a loader on a page whose last paragraph goes on over the page break (kept whole on this
+# page): the page it ends on. The chunk that ends the page is cited with that page as its last.
+RUNS_ONTO_PAGE = "runs_onto_page"
+
+
 def make_splitter(tokenizer: Tokenizer, chunk_tokens: int, chunk_overlap: int) -> RecursiveCharacterTextSplitter:
     """A splitter that measures length in the embedding model's own word pieces (``tokenizer``: uncut, unpadded)."""
 
@@ -69,6 +74,11 @@ def split_documents(
             f"{len(chunks):,} chunks, over the cap of {max_chunks:,} per file (ASSISTANT_MAX_CHUNKS_PER_FILE)"
         )
     for number, chunk in enumerate(chunks):
+        runs_onto = chunk.metadata.pop(RUNS_ONTO_PAGE, None)
+        following = chunks[number + 1].metadata if number + 1 < len(chunks) else {}
+        ends_its_page = following.get("page") != chunk.metadata.get("page")
+        if runs_onto is not None and ends_its_page:
+            chunk.metadata["last_page"] = runs_onto
         chunk.page_content = chunk.page_content.strip()
         chunk.metadata["chunk"] = number
         chunk.metadata["content_hash"] = hashlib.sha256(chunk.page_content.encode()).hexdigest()[:16]

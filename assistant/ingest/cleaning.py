@@ -224,11 +224,14 @@ def plain_markdown(text: str) -> str:
     return _CODE.sub(r"\1", text)
 
 
-def join_across_pages(pages: list[str], full_text: str) -> list[str]:
+def join_across_pages(pages: list[str], full_text: str) -> list[tuple[str, int]]:
     """Pages (each already joined into paragraphs) with a paragraph that runs over page breaks
-    kept whole on the page where it starts: its sentences are never cut at a break. ``full_text``
-    is the evidence for mending a word hyphenated across a break, as in ``join_pdf_lines``."""
+    kept whole on the page where it starts: its sentences are never cut at a break. Each page's
+    text comes with the index of the page its text ends on (its own, or a later one's where its
+    last paragraph ends). ``full_text`` is the evidence for mending a word hyphenated across a
+    break, as in ``join_pdf_lines``."""
     pages = list(pages)
+    ends_on = list(range(len(pages)))
     start = 0  # the page the paragraph at the end of the pages so far starts on
     for number in range(1, len(pages)):
         last = pages[start].rstrip().rsplit("\n", 1)[-1]
@@ -237,10 +240,11 @@ def join_across_pages(pages: list[str], full_text: str) -> list[str]:
             kept = pages[start].rstrip()[: -len(last)]
             pages[start] = kept + (_unbroken(last, head, full_text) or _joined(last, head))
             pages[number] = rest
+            ends_on[start] = number
             if not rest.strip():  # the paragraph filled the page: it may go on over the next break
                 continue
         start = number
-    return pages
+    return list(zip(pages, ends_on, strict=True))
 
 
 def _continues(last: str, head: str) -> bool:

@@ -16,6 +16,7 @@ from langchain_core.documents import Document
 
 from assistant.config import MB
 from assistant.errors import DocumentError
+from assistant.ingest.chunks import RUNS_ONTO_PAGE
 from assistant.ingest.cleaning import (
     CELL_SEPARATOR,
     drop_running_lines,
@@ -213,8 +214,10 @@ def _tidy_pdf(pages: list[Document]) -> list[Document]:
     texts = drop_running_lines([page.page_content for page in pages])
     whole = "\n".join(texts)
     joined = join_across_pages([join_pdf_lines(text, whole) for text in texts], whole)
-    for page, text in zip(pages, joined, strict=True):
+    for page, (text, ends_on) in zip(pages, joined, strict=True):
         page.page_content = text
+        if pages[ends_on] is not page:  # its last paragraph goes on over the break: cited "pages 2–3"
+            page.metadata[RUNS_ONTO_PAGE] = pages[ends_on].metadata["page"]
     return pages
 
 
