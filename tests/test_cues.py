@@ -200,6 +200,9 @@ def test_only_a_question_after_a_sum_of_money_requires_one() -> None:
         ("How many workstations does the lab have?", "It covers 420 square metres with 16 workstations.", "16"),
         ("How many apprentices completed in 2022-23?",
          "Cohort | Starters | Completions | Retention\n2022-23 | 24 | 21 | 87.5%", "21"),
+        # "20" is not stated by the question's "2025": only a figure the question says whole is.
+        ("How many students will enrol from September 2025?",
+         "From September 2025 the Level 3 Diploma is taught jointly, with 20 students enrolling.", "20"),
     ],
 )
 def test_the_words_that_answer_are_the_first_figure_of_the_kind_asked_for(

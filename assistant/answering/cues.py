@@ -170,7 +170,7 @@ def phrase(question: str, answer: str) -> str | None:
             continue
         for i, cell in enumerate(cells):
             for match in whole.finditer(cell):
-                if (figure := match.group().strip()) and figure.lower() not in asked:
+                if (figure := match.group().strip()) and not _states(asked, figure):
                     if len(cells) > 1 and len(header) == len(cells):
                         found.append((figure, _forms(header[i], named_words)))
                     else:
@@ -200,7 +200,14 @@ def offers(pattern: re.Pattern, sentence: str, question: str) -> bool:
     """The sentence holds a date, number or name that the question does not already state:
     "What happened in 1992?" is not answered by any sentence that mentions 1992."""
     asked = question.lower()
-    return any(match.group().lower() not in asked for match in pattern.finditer(sentence))
+    return any(not _states(asked, match.group()) for match in pattern.finditer(sentence))
+
+
+def _states(asked: str, found: str) -> bool:
+    """The question (lower case) says ``found`` itself, not only within a longer word or figure:
+    "20" is not said by "September 2025", "Wang" not by "Wangfujing"."""
+    found = found.strip().lower()
+    return bool(found) and re.search(rf"(?<![^\W{CJK_CHARS}]){re.escape(found)}(?![^\W{CJK_CHARS}])", asked) is not None
 
 
 # A question after who wrote a text, and the byline that says so: "By Sarah Lindqvist | Published
