@@ -172,14 +172,26 @@ def test_a_question_after_the_author_wants_a_byline(sentence: str, byline: bool)
 
 
 def test_only_a_question_after_a_sum_of_money_requires_one() -> None:
-    assert cues.required("How much did the government spend on the workshop?") is not None
-    assert cues.required("What is the national minimum wage for apprentices?") is not None
-    assert cues.required("T Level学生每小时的工资标准是多少？") is not None
+    assert cues.asks_sum("How much did the government spend on the workshop?")
+    assert cues.asks_sum("What is the national minimum wage for apprentices?")
+    assert cues.asks_sum("T Level学生每小时的工资标准是多少？")
     # Not every "how much", nor pay as a word, nor where funding comes from.
-    assert cues.required("How much levy does a company owe?") is None
-    assert cues.required("What share of an apprentice's paid time is spent on training?") is None
-    assert cues.required("项目的经费来自哪里？") is None
-    assert cues.required("When did the levy start?") is None
+    assert not cues.asks_sum("How much levy does a company owe?")
+    assert not cues.asks_sum("What share of an apprentice's paid time is spent on training?")
+    assert not cues.asks_sum("项目的经费来自哪里？")
+    assert not cues.asks_sum("When did the levy start?")
+
+
+def test_a_sum_is_stated_by_a_currency_or_by_its_column_header() -> None:
+    question = "How much did the summer school cost?"
+    header = "Exchange | Dates | Students | Cost (GBP)"
+    sum_asked = cues.wanted(question)
+    assert cues.offers(sum_asked, "Summer school | 1-19 July 2024 | 22 | 38,200", question, header)
+    assert cues.offers(sum_asked, "The summer school cost £38,200.", question)
+    assert not cues.offers(sum_asked, "Summer school | 1-19 July 2024 | 22 | 38,200", question,
+                           "Exchange | Dates | Students | Staff")
+    assert not cues.offers(sum_asked, "The summer school took 22 students.", question)
+    assert cues.phrase(question, f"{header}\nSummer school | 1-19 July 2024 | 22 | 38,200") == "38,200"
 
 
 @pytest.mark.parametrize(

@@ -146,6 +146,22 @@ _WHOLE_MONEY = re.compile(
 )
 
 
+# A table column of sums names its currency in its header: "Cost (GBP)", "Budget, £", "金额（元）".
+_CURRENCY_HEADER = re.compile(r"\b(GBP|USD|EUR|RMB|CNY|pounds?|dollars?|euros?|yuan)\b|[£$€¥]|英镑|美元|元", re.I)
+_BARE_NUMBER = re.compile(r"\d(?:[\d,]*\d)?(?:\.\d+)?")
+
+
+def _sums_in_row(row: list[str], header: list[str]) -> list[tuple[int, str]]:
+    """The cells of a table row that are sums by their column: a bare number under a header that
+    names a currency ("38,200" under "Cost (GBP)")."""
+    if len(row) < 2 or len(header) != len(row):
+        return []
+    return [
+        (i, cell) for i, (cell, name) in enumerate(zip(row, header, strict=True))
+        if _CURRENCY_HEADER.search(name) and _BARE_NUMBER.fullmatch(cell)
+    ]
+
+
 def phrase(question: str, answer: str) -> str | None:
     """The words of ``answer`` (its quotes a line each) that answer ``question``: a date, number,
     sum or length of time of the kind the question asks for that the question does not state (a
@@ -165,9 +181,14 @@ def phrase(question: str, answer: str) -> str | None:
     header: list[str] = []
     for line in answer.splitlines():
         cells = [cell.strip() for cell in line.split("|")] if "|" in line else [line]
-        if len(cells) > 1 and not any(whole.search(cell) for cell in cells):
+        # A sum's column may give its currency once, in the header: its cells are bare numbers.
+        sums = dict(_sums_in_row(cells, header)) if whole is _WHOLE_MONEY else {}
+        if len(cells) > 1 and not sums and not any(whole.search(cell) for cell in cells):
             header = cells  # a table's header row: it says what each cell below is
             continue
+        for i, figure in sums.items():
+            if not _states(asked, figure):
+                found.append((figure, _forms(header[i], named_words)))
         for i, cell in enumerate(cells):
             for match in whole.finditer(cell):
                 if (figure := match.group().strip()) and not _states(asked, figure):
@@ -190,17 +211,21 @@ def _forms(text: str, words: set[str]) -> set[str]:
     return {a for a in tokens(text) for b in words if a == b or (len(a) >= 5 and len(b) >= 5 and a[:5] == b[:5])}
 
 
-def required(question: str) -> re.Pattern | None:
-    """What an answer to ``question`` cannot do without: a sum of money, when it asks for one. (A
+def asks_sum(question: str) -> bool:
+    """The question asks for a sum of money: an answer cannot do without one (``states_sum``). (A
     date or a number is too common a thing for its absence to say the documents have no answer.)"""
-    return _MONEY if wanted(question) is _MONEY else None
+    return wanted(question) is _MONEY
 
 
-def offers(pattern: re.Pattern, sentence: str, question: str) -> bool:
+def offers(pattern: re.Pattern, sentence: str, question: str, header: str = "") -> bool:
     """The sentence holds a date, number or name that the question does not already state:
-    "What happened in 1992?" is not answered by any sentence that mentions 1992."""
+    "What happened in 1992?" is not answered by any sentence that mentions 1992. A table row's sum
+    may be a bare number in a column whose ``header`` names a currency ("38,200" under "Cost (GBP)")."""
     asked = question.lower()
-    return any(not _states(asked, match.group()) for match in pattern.finditer(sentence))
+    if any(not _states(asked, match.group()) for match in pattern.finditer(sentence)):
+        return True
+    row, names = ([cell.strip() for cell in line.split("|")] for line in (sentence, header))
+    return pattern is _MONEY and any(not _states(asked, cell) for _, cell in _sums_in_row(row, names))
 
 
 def _states(asked: str, found: str) -> bool:

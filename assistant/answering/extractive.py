@@ -87,13 +87,13 @@ CONTEXT_WEIGHT = 0.1
 CONTEXT_WORDS_SHARE = 0.7
 
 
-def _answer_type_bonus(question: str, texts: list[str], befores: list[str]) -> np.ndarray:
+def _answer_type_bonus(question: str, texts: list[str], befores: list[str], headers: list[str]) -> np.ndarray:
     """A "when" question wants a sentence with a new date; "how many", a number; "who", a name;
     "why", a reason; "who wrote", a byline; "who is X" or "what is X", a sentence that says what X is."""
     bonus = np.zeros(len(texts))
     if (pattern := cues.wanted(question)) is not None:
         weight = FIGURE_BONUS if cues.asks_figure(question) else ANSWER_TYPE_BONUS
-        bonus += [weight if cues.offers(pattern, t, question) else 0.0 for t in texts]
+        bonus += [weight if cues.offers(pattern, t, question, h) else 0.0 for t, h in zip(texts, headers, strict=True)]
     if cues.asks_author(question):
         bonus += [DEFINITION_BONUS * cues.is_byline(t) for t in texts]
     if (subject := cues.subject(question)) is not None:
@@ -191,7 +191,8 @@ class ExtractiveEngine:
             readable = np.array([self.embeddings.reads(text) for text in texts])
             match += readable * (vectors @ np.asarray(self.embeddings.embed_query(question), dtype=np.float32))
         befores = ["" if a is None else texts[a] for a in antecedent]
-        scores = _with_context(match, numbers) + prior + _answer_type_bonus(question, texts, befores)
+        headers = [bare_line(header) for _, header in sections]  # a table row's header row, else ""
+        scores = _with_context(match, numbers) + prior + _answer_type_bonus(question, texts, befores, headers)
         # A sentence that only introduces a list ("... as follows:") answers nothing by itself.
         scores[[i for i, t in enumerate(texts) if t.rstrip().endswith(":")]] -= LIST_LEAD_PENALTY
         # A document's list of sources or references is where its facts come from, not what they are.
@@ -220,13 +221,13 @@ class ExtractiveEngine:
             chosen_words.append(candidate)
             words += length
         # A question after a sum of money that no chosen sentence states has no answer here.
-        if (needed := cues.required(question)) is not None and not any(
-            cues.offers(needed, texts[position], question) for position in chosen
+        if cues.asks_sum(question) and not any(
+            cues.offers(cues.wanted(question), texts[position], question, headers[position]) for position in chosen
         ):
             return
         # The answer leads with the fact: a "when" question's first sentence holds a date, if one chosen does.
         if (pattern := cues.leading(question)) is not None:
-            chosen.sort(key=lambda position: not cues.offers(pattern, texts[position], question))
+            chosen.sort(key=lambda position: not cues.offers(pattern, texts[position], question, headers[position]))
         # ... a "who wrote" answer with the byline ...
         if cues.asks_author(question):
             chosen.sort(key=lambda position: not cues.is_byline(texts[position]))
