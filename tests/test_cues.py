@@ -221,3 +221,12 @@ def test_the_words_that_answer_are_the_first_figure_of_the_kind_asked_for(
     question: str, answer: str, words: str | None
 ) -> None:
     assert cues.phrase(question, answer) == words
+
+
+def test_a_question_after_an_author_is_searched_without_the_words_that_name_a_text() -> None:
+    # "news" and "article" are not in the article: they sank its page below the answer gate.
+    assert cues.searched_for("Who wrote the news article about the Derby placements?").split() == [
+        "Who", "the", "about", "the", "Derby", "placements?"
+    ]
+    assert cues.searched_for("What did the article say about Derby?") == "What did the article say about Derby?"
+    assert cues.searched_for("这篇报道的作者是谁？") == "这篇报道的作者是谁？"

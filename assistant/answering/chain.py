@@ -117,7 +117,7 @@ class Assistant(Runnable[str | Question, Answer]):
     ) -> Iterator[str | Answer]:
         question, history = _question_and_history(input, self.settings.max_question_chars)
         query = self.engine.condense(question, history) if history else question
-        yield from self.respond(query, self.retriever.search(query))
+        yield from self.respond(query, self.retriever.search(cues.searched_for(query)))
 
     def invoke(self, input: str | Question, config: RunnableConfig | None = None, **kwargs: Any) -> Answer:
         *_, final = self.stream(input, config)
