@@ -129,6 +129,28 @@ def _content_words(text: str) -> int:
     return count
 
 
+# A quotation of a few sentences is kept whole: cut inside, it leaves one part with an opening
+# quotation mark that never closes ('"I want to specialise in brake systems now.'). A longer one
+# (a speech quoted at length) is split like any text.
+QUOTATION_MAX_CHARS = 400
+_QUOTE_PAIRS = (("“", "”"), ("「", "」"), ("『", "』"))
+# A straight quotation mark that opens or closes words; not one astray between spaces (', ". ').
+_STRAIGHT_QUOTE = re.compile(r'(?<=[\w.!?,;:])"|"(?=[\w(\[])')
+
+
+def _inside_quotation(text: str, boundary: re.Match) -> bool:
+    """The boundary falls inside a quotation that closes on the same line, within QUOTATION_MAX_CHARS."""
+    if "\n" in boundary.group():
+        return False
+    line_start = text.rfind("\n", 0, boundary.start()) + 1
+    line_end = text.find("\n", boundary.end())
+    before = text[line_start:boundary.start()]
+    after = text[boundary.end():line_end if line_end >= 0 else len(text)][:QUOTATION_MAX_CHARS]
+    if len(_STRAIGHT_QUOTE.findall(before)) % 2 == 1 and _STRAIGHT_QUOTE.search(after):
+        return True
+    return any(before.count(opening) > before.count(closing) and closing in after for opening, closing in _QUOTE_PAIRS)
+
+
 def _after_abbreviation(text: str, boundary: re.Match) -> bool:
     before = text[max(0, boundary.start() - 8) : boundary.start()]
     return "\n" not in boundary.group() and bool(_ABBREVIATION.search(before))
@@ -160,7 +182,9 @@ def _is_run_in_label(piece: str) -> bool:
 def sentence_spans(text: str) -> list[tuple[int, int]]:
     """(start, end) of each sentence of a passage; headings, titles and fragments are left out."""
     spans, start, line_start, in_heading = [], 0, True, False
-    ends = [b for b in _SENTENCE_END.finditer(text) if not _after_abbreviation(text, b)]
+    ends = [
+        b for b in _SENTENCE_END.finditer(text) if not _after_abbreviation(text, b) and not _inside_quotation(text, b)
+    ]
     for boundary in [*ends, None]:
         end = boundary.start() if boundary else len(text)
         # A Chinese full stop ends a sentence without a space, so a line break may come just after it.

@@ -53,6 +53,14 @@ from assistant.text import (
         # A timeline's date opens its entry's sentence.
         ("20 November 2017. The forum met in Beijing.\n2011年7月。双方签署备忘录。",
          ["20 November 2017. The forum met in Beijing.", "2011年7月。双方签署备忘录。"]),
+        # A quotation of a few sentences stays whole: cut, it leaves a quotation mark that never closes.
+        ('She said: "I want to work on brakes now. The depot showed me how." She returns in July.',
+         ['She said: "I want to work on brakes now. The depot showed me how."', "She returns in July."]),
+        ("他说：“我们明天出发。时间到了。”随后他离开了会场。", ["他说：“我们明天出发。时间到了。”随后他离开了会场。"]),
+        # ... but a quotation mark astray between spaces opens none.
+        ('We showed that the threshold is raised at high values, ". The model has many parameters. The "best" won.',
+         ['We showed that the threshold is raised at high values, ".', "The model has many parameters.",
+          'The "best" won.']),
     ],
 )
 def test_sentences_end_at_full_stops_but_not_after_initials_or_abbreviations(text: str, expected: list[str]) -> None:
