@@ -91,6 +91,20 @@ def test_a_sentence_leaning_on_the_one_before_comes_after_it() -> None:
     assert answer.startswith("The Wexcombe alliance was founded in March 2029 by two colleges. [1] Its director")
 
 
+def test_a_sentence_whose_object_pronoun_names_the_subject_is_read_with_the_sentence_before() -> None:
+    text = (
+        "The Council publishes a yearly report on training. "
+        "The basic rules are the Regulations on Cooperation in Running Schools. "
+        "The State Council adopted them in February 2003 and brought them into force on 1 September 2003."
+    )
+    answer = _answer("When did the Regulations on Cooperation in Running Schools come into force?", text)
+    # "them" are the Regulations: the date answers only when read with the sentence that names them.
+    assert answer == (
+        "The basic rules are the Regulations on Cooperation in Running Schools. [1] The State Council adopted them "
+        "in February 2003 and brought them into force on 1 September 2003. [1]"
+    )
+
+
 def test_a_when_question_is_answered_by_a_date_first() -> None:
     text = (
         "The RQF is the framework for every qualification regulated by Ofqual in England. "
