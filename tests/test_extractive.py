@@ -219,3 +219,11 @@ def test_a_question_that_names_its_own_subject_is_not_taken_for_a_follow_up() ->
     for question in ("When did it start?", "And in 2019?", "What about Jiangsu?", "When?", "The budget for 2019?",
                      "那2019年呢？", "它是什么时候启用的？", "资金多少？"):
         assert engine.condense(question, history) == f"{question} ({history[0][0]})"
+
+
+def test_a_question_about_one_year_is_not_answered_by_sentences_about_others() -> None:
+    text = "The partnership's total budget for 2024 was £186,000. Spending on exchanges came to £99,450 in 2024."
+    assert _answer("What was the total budget for 2023?", text) == ""
+    assert _answer("What was the total budget for 2024?", text).startswith("The partnership's total budget for 2024")
+    # A year the sentence's heading gives is its year too.
+    assert _answer("What was the budget in 2023?", "# Budget 2023\nThe budget was £120,000, up from 2022.") != ""

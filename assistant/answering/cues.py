@@ -211,6 +211,15 @@ def _forms(text: str, words: set[str]) -> set[str]:
     return {a for a in tokens(text) for b in words if a == b or (len(a) >= 5 and len(b) >= 5 and a[:5] == b[:5])}
 
 
+# A year as a figure ("2023", "2023年", "2023-24"), not part of a longer number.
+_YEAR = re.compile(r"(?<![\d.,])(?:19|20)\d\d(?!\d|[.,]\d)")
+
+
+def years(text: str) -> set[str]:
+    """The years ``text`` names."""
+    return set(_YEAR.findall(text))
+
+
 def asks_sum(question: str) -> bool:
     """The question asks for a sum of money: an answer cannot do without one (``states_sum``). (A
     date or a number is too common a thing for its absence to say the documents have no answer.)"""

@@ -229,6 +229,19 @@ class ExtractiveEngine:
             cues.offers(cues.wanted(question), texts[position], question, headers[position]) for position in chosen
         ):
             return
+        # A question about one year is not answered by sentences that each speak of others: "What was the
+        # 2023 budget?" by "The budget for 2024 was £186,000." (a sentence's year may be in its heading,
+        # its table's header, its document's title or the sentence it leans on). Measured (extractive,
+        # MiniLM): the collection's unanswerable questions declined 0.355 -> 0.419; its answerable
+        # ones, XQuAD (en, zh) and COVID-QA unchanged.
+        if asked_years := cues.years(question):
+            around_years = [
+                cues.years(" ".join([texts[i], befores[i], *sections[i][0], sections[i][1],
+                                     str(passages[numbers[i] - 1].metadata.get("title") or "")]))
+                for i in chosen
+            ]
+            if around_years and all(found and not found & asked_years for found in around_years):
+                return
         # The answer leads with the fact: a "when" question's first sentence holds a date, if one chosen does.
         if (pattern := cues.leading(question)) is not None:
             chosen.sort(key=lambda position: not cues.offers(pattern, texts[position], question, headers[position]))
