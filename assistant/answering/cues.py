@@ -221,7 +221,7 @@ def years(text: str) -> set[str]:
 
 
 def asks_sum(question: str) -> bool:
-    """The question asks for a sum of money: an answer cannot do without one (``states_sum``). (A
+    """The question asks for a sum of money: an answer cannot do without one (``offers`` it). (A
     date or a number is too common a thing for its absence to say the documents have no answer.)"""
     return wanted(question) is _MONEY
 
