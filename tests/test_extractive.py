@@ -219,6 +219,11 @@ def test_a_question_that_names_its_own_subject_is_not_taken_for_a_follow_up() ->
     for question in ("When did it start?", "And in 2019?", "What about Jiangsu?", "When?", "The budget for 2019?",
                      "那2019年呢？", "它是什么时候启用的？", "资金多少？"):
         assert engine.condense(question, history) == f"{question} ({history[0][0]})"
+    # A follow-up of a follow-up carries the question the first one leaned on.
+    chat = [("What is the Joint Training Centre?", "A centre [1]."), ("When did it open?", "In 2024 [1].")]
+    assert engine.condense("And how many workstations?", chat) == (
+        "And how many workstations? (When did it open? (What is the Joint Training Centre?))"
+    )
 
 
 def test_a_question_about_one_year_is_not_answered_by_sentences_about_others() -> None:

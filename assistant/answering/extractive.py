@@ -135,10 +135,12 @@ class ExtractiveEngine:
         """Carry the subject of earlier turns into a question that leans on them ("When did it start?",
         "And in 2019?", "那2019年呢？"); a question that names its own subject ("What is the capital of
         France?", "Who is Liu Jing?") stands alone, however short."""
-        earlier = [q for q, _ in history if q.strip()]
+        earlier = [(q, a) for q, a in history if q.strip()]
         if not earlier or not _leans_on_earlier_turns(question):
             return question
-        return f"{question} ({earlier[-1]})"
+        # The previous question as it was searched: itself a follow-up, it carries the one before
+        # ("And in 2024?" after "When did it open?" after "What is the training centre?").
+        return f"{question} ({self.condense(earlier[-1][0], earlier[:-1])})"
 
     def stream(self, question: str, passages: list[Passage]) -> Iterator[str]:
         spelled = acronym_definitions([passage.text for passage in passages])
