@@ -212,6 +212,9 @@ def test_a_sum_is_stated_by_a_currency_or_by_its_column_header() -> None:
         ("How many workstations does the lab have?", "It covers 420 square metres with 16 workstations.", "16"),
         ("How many apprentices completed in 2022-23?",
          "Cohort | Starters | Completions | Retention\n2022-23 | 24 | 21 | 87.5%", "21"),
+        # A year counts nothing: "how much sooner" is not answered by the year of the sentence before.
+        ("How much sooner do graduates reach the standard?",
+         "The course began in spring 2024.\nGraduates reach the standard six months sooner.", "six"),
         # "20" is not stated by the question's "2025": only a figure the question says whole is.
         ("How many students will enrol from September 2025?",
          "From September 2025 the Level 3 Diploma is taught jointly, with 20 students enrolling.", "20"),

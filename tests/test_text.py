@@ -53,6 +53,9 @@ from assistant.text import (
         # A timeline's date opens its entry's sentence.
         ("20 November 2017. The forum met in Beijing.\n2011年7月。双方签署备忘录。",
          ["20 November 2017. The forum met in Beijing.", "2011年7月。双方签署备忘录。"]),
+        # A byline is no heading, though short and unpunctuated like one.
+        ("# Summer school\nBy Tomasz Nowak, 18 July 2024\nTwenty-six students arrived in Sheffield.",
+         ["By Tomasz Nowak, 18 July 2024", "Twenty-six students arrived in Sheffield."]),
         # A quotation of a few sentences stays whole: cut, it leaves a quotation mark that never closes.
         ('She said: "I want to work on brakes now. The depot showed me how." She returns in July.',
          ['She said: "I want to work on brakes now. The depot showed me how."', "She returns in July."]),

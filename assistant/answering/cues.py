@@ -197,7 +197,9 @@ def phrase(question: str, answer: str) -> str | None:
                     else:
                         found.append((figure, _forms(" ".join(cell[match.end():].split()[:2]), counted_words)))
     said_of_asked = (figure for figure, words in found if words)
-    return next(said_of_asked, found[0][0] if found else None)
+    # A year counts nothing: "how much sooner" is answered by "six months", not by "spring 2024" before it.
+    counts = [figure for figure, _ in found if not (whole is _WHOLE_NUMBER and _YEAR.fullmatch(figure))]
+    return next(said_of_asked, (counts or [figure for figure, _ in found] or [None])[0])
 
 
 # "How many Xuzhou lecturers will ...": the words after "how many", up to its verb.
