@@ -190,6 +190,22 @@ def test_pdf_bullet_list_is_list_items_with_their_wrapped_lines_joined(tmp_path:
     ]
 
 
+def test_pdf_title_and_a_numbered_heading_in_the_same_type_stay_two_headings(tmp_path: Path) -> None:
+    # reportlab's Title and Heading1 are both 18 pt: read as one heading set on two lines, they made
+    # "# Rail Skills Review 1. Background".
+    from reportlab.lib.styles import getSampleStyleSheet
+    from reportlab.platypus import Paragraph, SimpleDocTemplate
+
+    styles = getSampleStyleSheet()
+    SimpleDocTemplate(str(tmp_path / "review.pdf")).build([
+        Paragraph("Rail Skills Review", styles["Title"]),
+        Paragraph("1. Background", styles["Heading1"]),
+        Paragraph("The partnership began in 2022 with two colleges and one shared laboratory.", styles["BodyText"]),
+    ])
+    text = load_file(tmp_path / "review.pdf", tmp_path, MB)[0].page_content
+    assert [line for line in text.splitlines() if line.startswith("#")] == ["# Rail Skills Review", "# 1. Background"]
+
+
 def test_pdf_paragraphs_set_apart_by_space_stay_apart_without_a_full_stop(tmp_path: Path) -> None:
     # A paragraph that ends without a full stop ("... the CBSE and the CISCE") ran into the next one,
     # so the two made one sentence; the space a word processor leaves between paragraphs parts them.

@@ -154,6 +154,11 @@ def _row_line(cells: list[Line]) -> Line:
     return Line(cells[0].x0, max(c.x1 for c in cells), cells[0].top, text, size)
 
 
+# A numbered heading ("1. Background", "3.2 Costs") opens a heading of its own, never the second
+# line of the one above (a title set in the same type as the first section's heading).
+_NUMBERED = re.compile(r"\d+(?:\.\d+)*\.?\s")
+
+
 def _paragraph_starts(lines: list[Line]) -> set[int]:
     """Which lines (in reading order) open a paragraph set apart by space above it; none where the
     page's paragraphs have no space between them. Table rows are never parted: they are boundaries
@@ -182,7 +187,7 @@ def _marked_headings(lines: list[Line]) -> list[str]:
     previous_heading: Line | None = None
     for number, line in enumerate(lines):
         if body and line.size >= HEADING_SCALE * body:
-            if previous_heading and abs(previous_heading.size - line.size) < 0.5:
+            if previous_heading and abs(previous_heading.size - line.size) < 0.5 and not _NUMBERED.match(line.text):
                 texts[-1] += " " + line.text
             else:
                 texts.append(f"# {line.text}")
