@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import functools
 import itertools
 import re
@@ -138,17 +139,39 @@ _QUOTE_PAIRS = (("“", "”"), ("「", "」"), ("『", "』"))
 _STRAIGHT_QUOTE = re.compile(r'(?<=[\w.!?,;:])"|"(?=[\w(\[])')
 
 
-def _inside_quotation(text: str, boundary: re.Match) -> bool:
-    """The boundary falls inside a quotation that closes on the same line, within QUOTATION_MAX_CHARS."""
-    if "\n" in boundary.group():
-        return False
-    line_start = text.rfind("\n", 0, boundary.start()) + 1
-    line_end = text.find("\n", boundary.end())
-    before = text[line_start:boundary.start()]
-    after = text[boundary.end():line_end if line_end >= 0 else len(text)][:QUOTATION_MAX_CHARS]
-    if len(_STRAIGHT_QUOTE.findall(before)) % 2 == 1 and _STRAIGHT_QUOTE.search(after):
-        return True
-    return any(before.count(opening) > before.count(closing) and closing in after for opening, closing in _QUOTE_PAIRS)
+class _Quotations:
+    """Where a text's lines and quotation marks are, found once: each sentence boundary is then
+    checked in log time (reading each line again per boundary made a long one-line file quadratic)."""
+
+    def __init__(self, text: str) -> None:
+        self.length = len(text)
+        self.newlines = _places("\n", text)
+        self.straight = _places(_STRAIGHT_QUOTE, text)
+        self.pairs = [(_places(opening, text), _places(closing, text)) for opening, closing in _QUOTE_PAIRS]
+
+    def around(self, boundary: re.Match) -> bool:
+        """The boundary falls inside a quotation that closes on the same line, within QUOTATION_MAX_CHARS."""
+        if "\n" in boundary.group():
+            return False
+        start, end = boundary.start(), boundary.end()
+        line = bisect.bisect_left(self.newlines, start)
+        line_start = self.newlines[line - 1] + 1 if line else 0
+        line_end = self.newlines[line] if line < len(self.newlines) else self.length
+        reach = min(line_end, end + QUOTATION_MAX_CHARS)
+
+        def between(marks: list[int], low: int, high: int) -> int:
+            return bisect.bisect_left(marks, high) - bisect.bisect_left(marks, low)
+
+        if between(self.straight, line_start, start) % 2 == 1 and between(self.straight, end, reach):
+            return True
+        return any(
+            between(opening, line_start, start) > between(closing, line_start, start) and between(closing, end, reach)
+            for opening, closing in self.pairs
+        )
+
+
+def _places(pattern: str | re.Pattern, text: str) -> list[int]:
+    return [found.start() for found in re.finditer(pattern, text)]
 
 
 def _after_abbreviation(text: str, boundary: re.Match) -> bool:
@@ -188,9 +211,8 @@ def _is_run_in_label(piece: str) -> bool:
 def sentence_spans(text: str) -> list[tuple[int, int]]:
     """(start, end) of each sentence of a passage; headings, titles and fragments are left out."""
     spans, start, line_start, in_heading = [], 0, True, False
-    ends = [
-        b for b in _SENTENCE_END.finditer(text) if not _after_abbreviation(text, b) and not _inside_quotation(text, b)
-    ]
+    quotations = _Quotations(text)
+    ends = [b for b in _SENTENCE_END.finditer(text) if not _after_abbreviation(text, b) and not quotations.around(b)]
     for boundary in [*ends, None]:
         end = boundary.start() if boundary else len(text)
         # A Chinese full stop ends a sentence without a space, so a line break may come just after it.
