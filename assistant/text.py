@@ -182,13 +182,18 @@ def _after_abbreviation(text: str, boundary: re.Match) -> bool:
 def _is_heading(line: str) -> bool:
     return line.startswith("#") or (
         not _CLOSES.search(line) and not _LIST_OR_ROW.search(line) and word_count(line) < HEADING_MAX_WORDS
-        and not _BYLINE_LINE.match(line)
+        and not BYLINE.match(line)
     )
 
 
-# A byline is short and unpunctuated like a heading, but says who wrote the text: "By Tomasz Nowak,
-# 18 July 2024" (not "By 2022 ..." nor "By the end of ...").
-_BYLINE_LINE = re.compile(r"^(?:(?:Written|Prepared|Compiled|Reported|Edited)\s+)?[Bb]y\s+[A-Z][\w'’.-]*\s+[A-Z]")
+# A byline, which says who wrote the text: "By Sarah Lindqvist | Published ...", "By Tomasz Nowak,
+# 18 July 2024", "Author: ...", "Prepared by ...", "Minutes: ...", "作者：张三", "记者 王芳"; not "By
+# January 2020, ..." (no name follows "By"). Short and unpunctuated like a heading, it is no heading.
+BYLINE = re.compile(
+    r"(?:(?:(?:[Ww]ritten|[Pp]repared|[Cc]ompiled|[Rr]eported|[Ee]dited)\s+)?[Bb]y|(?:[Aa]uthors?|[Mm]inutes|[Rr]apporteur):)"
+    r"\s+(?:the\s+)?[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*)+\s*(?:$|[|,;(]|and\b)"
+    r"|(?:作者|撰稿|记者|文)\s*[：:/／\s]"
+)
 
 
 # A timeline's entry opens with its date: "20 November 2017. The forum met ...", "2011年7月。……".

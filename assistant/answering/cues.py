@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import re
 
-from assistant.text import CJK_CHARS, tokens
+from assistant.text import BYLINE, CJK_CHARS, tokens
 
 _WHEN = re.compile(
     r"^\s*(when|what (year|date|day|month|century|decade)|in (what|which) (year|century|decade))\b"
@@ -256,16 +256,9 @@ def _states(asked: str, found: str) -> bool:
 _WORD_CHAR = re.compile(rf"[^\W{CJK_CHARS}]")
 
 
-# A question after who wrote a text, and the byline that says so: "By Sarah Lindqvist | Published
-# ...", "Author: ...", "Prepared by ...", "Minutes: ...", "作者：张三", "记者 王芳"; not "By January
-# 2020, ..." (no name follows "By").
+# A question after who wrote a text (its answer leads with the byline, ``text.BYLINE``).
 _AUTHOR_ASK = re.compile(
     r"\bwho\b.*\b(wrote|write|written|authored)\b|\bauthors?\b|\bwritten by\b|谁写|作者|撰写|撰稿", re.I
-)
-_BYLINE = re.compile(
-    r"(?:(?:(?:[Ww]ritten|[Pp]repared|[Cc]ompiled|[Rr]eported|[Ee]dited)\s+)?[Bb]y|(?:[Aa]uthors?|[Mm]inutes|[Rr]apporteur):)"
-    r"\s+(?:the\s+)?[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*)+\s*(?:$|[|,;(]|and\b)"
-    r"|(?:作者|撰稿|记者|文)\s*[：:/／\s]"
 )
 
 
@@ -290,7 +283,7 @@ def searched_for(question: str) -> str:
 
 def is_byline(sentence: str) -> bool:
     """The sentence is a byline: "By Sarah Lindqvist | Published 3 October 2025"."""
-    return bool(_BYLINE.match(sentence.strip()))
+    return bool(BYLINE.match(sentence.strip()))
 
 
 # "Who is X?", "What is a Y?", "X是谁？", "什么是Y？": the question asks what its subject is.
