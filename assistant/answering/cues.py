@@ -198,8 +198,8 @@ def phrase(question: str, answer: str) -> str | None:
                         found.append((figure, _forms(" ".join(cell[match.end():].split()[:2]), counted_words)))
     said_of_asked = (figure for figure, words in found if words)
     # A year counts nothing: "how much sooner" is answered by "six months", not by "spring 2024" before it.
-    counts = [figure for figure, _ in found if not (whole is _WHOLE_NUMBER and _YEAR.fullmatch(figure))]
-    return next(said_of_asked, (counts or [figure for figure, _ in found] or [None])[0])
+    counts = (figure for figure, _ in found if not (whole is _WHOLE_NUMBER and _YEAR.fullmatch(figure)))
+    return next(said_of_asked, next(counts, found[0][0] if found else None))
 
 
 # "How many Xuzhou lecturers will ...": the words after "how many", up to its verb.
@@ -235,8 +235,10 @@ def offers(pattern: re.Pattern, sentence: str, question: str, header: str = "") 
     asked = question.lower()
     if any(not _states(asked, match.group()) for match in pattern.finditer(sentence)):
         return True
+    if pattern is not _MONEY or not header:
+        return False
     row, names = ([cell.strip() for cell in line.split("|")] for line in (sentence, header))
-    return pattern is _MONEY and any(not _states(asked, cell) for _, cell in _sums_in_row(row, names))
+    return any(not _states(asked, cell) for _, cell in _sums_in_row(row, names))
 
 
 def _states(asked: str, found: str) -> bool:
