@@ -7,6 +7,7 @@ cleaning and the sentence splitter are measured end to end.
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 import textwrap
@@ -41,24 +42,33 @@ def _wrapped(article: Article, path: Path) -> None:
     path.write_text(f"# {article.title}\n\n{body}\n", encoding="utf-8")
 
 
+@functools.cache  # once per process, not once per article
+def _registered_fonts() -> bool:
+    """reportlab's CJK font, and DejaVu where installed; whether DejaVu is."""
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+    from reportlab.pdfbase.ttfonts import TTFont
+
+    pdfmetrics.registerFont(UnicodeCIDFont(CJK_FONT))
+    if not UNICODE_FONT.is_file():
+        return False
+    pdfmetrics.registerFont(TTFont("Unicode", str(UNICODE_FONT)))
+    pdfmetrics.registerFont(TTFont("Unicode-Bold", str(UNICODE_FONT.with_name(f"{UNICODE_FONT.stem}-Bold.ttf"))))
+    return True
+
+
 def _pdf(article: Article, path: Path) -> None:
     try:
         from reportlab.lib.pagesizes import A4
         from reportlab.lib.styles import getSampleStyleSheet
-        from reportlab.pdfbase import pdfmetrics
-        from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-        from reportlab.pdfbase.ttfonts import TTFont
         from reportlab.platypus import Paragraph, SimpleDocTemplate
     except ImportError:
         raise ConfigError("eval --as pdf needs reportlab: pip install -e '.[test]'") from None
     styles = getSampleStyleSheet()
     body_style, title_style = styles["BodyText"], styles["Title"]
     chinese = bool(_CHINESE_RUN.search(article.text[:2000]))
-    pdfmetrics.registerFont(UnicodeCIDFont(CJK_FONT))
     marked: Callable[[str], str] = html.escape
-    if UNICODE_FONT.is_file():
-        pdfmetrics.registerFont(TTFont("Unicode", str(UNICODE_FONT)))
-        pdfmetrics.registerFont(TTFont("Unicode-Bold", str(UNICODE_FONT.with_name(f"{UNICODE_FONT.stem}-Bold.ttf"))))
+    if _registered_fonts():
         body_style = body_style.clone("unicode", fontName="Unicode")
         title_style = title_style.clone("unicode-title", fontName="Unicode-Bold")
 
